@@ -1,0 +1,54 @@
+// The one error family of onevmm: every failure carries a stable `code` and a one-line message.
+
+export type ErrorCode =
+  | 'PARSE' // a file or payload could not be parsed (has file, line, column)
+  | 'TRANSLATE' // a VM could not be turned into domain XML (names the attribute)
+  | 'CONFIG' // a config value is missing or malformed
+  | 'USAGE' // bad command-line arguments
+  | 'VALIDATE'; // a generated document was rejected by libvirt's schema
+
+export class OnevmmError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OnevmmError';
+    this.code = code;
+  }
+}
+
+// Where in a text a parse error happened; line and column are 1-based.
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly column?: number;
+}
+
+export class ParseError extends OnevmmError {
+  readonly position: SourcePosition;
+  readonly reason: string;
+
+  constructor(position: SourcePosition, reason: string) {
+    super('PARSE', `${formatPosition(position)}: ${reason}`);
+    this.name = 'ParseError';
+    this.position = position;
+    this.reason = reason;
+  }
+}
+
+// Formats "file:line:column" (column omitted when unknown).
+export function formatPosition(position: SourcePosition): string {
+  const column = position.column === undefined ? '' : `:${position.column}`;
+  return `${position.file}:${position.line}${column}`;
+}
+
+// Raised when a VM attribute cannot be translated; `attribute` is the template path (e.g. DISK[1]/TARGET).
+export class TranslateError extends OnevmmError {
+  readonly attribute: string;
+
+  constructor(attribute: string, reason: string) {
+    super('TRANSLATE', `${attribute}: ${reason}`);
+    this.name = 'TranslateError';
+    this.attribute = attribute;
+  }
+}

@@ -1,0 +1,15 @@
+// `npm run bench -- [name…]`: runs the named benchmarks (all by default) and writes bench/results.json.
+import { runTranslateBench } from './translate.js';
+
+const benches: Record<string, () => void | Promise<void>> = {
+  translate: runTranslateBench,
+};
+
+const names = process.argv.slice(2);
+for (const name of names) {
+  if (!(name in benches)) {
+    console.error(`bench: unknown benchmark '${name}'; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+}
+for (const name of names.length > 0 ? names : Object.keys(benches)) await benches[name]!();

@@ -5,7 +5,12 @@ export type ErrorCode =
   | 'TRANSLATE' // a VM could not be turned into domain XML (names the attribute)
   | 'CONFIG' // a config value is missing or malformed
   | 'USAGE' // bad command-line arguments
-  | 'VALIDATE'; // a generated document was rejected by libvirt's schema
+  | 'VALIDATE' // a generated document was rejected by libvirt's schema
+  | 'COMMAND' // a command on a host (or the front-end) failed
+  | 'TRANSPORT' // a host could not be reached (ssh, host key, libvirtd socket)
+  | 'TIMEOUT' // a command or an action ran past its time limit
+  | 'CANCELLED' // the action was cancelled (DRIVER_CANCEL, Ctrl-C)
+  | 'ACTION'; // an action could not do what it was asked (the domain is still running…)
 
 export class OnevmmError extends Error {
   readonly code: ErrorCode;

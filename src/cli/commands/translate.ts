@@ -1,9 +1,7 @@
 // `onevmm translate <template|vm.xml>`: prints the libvirt domain XML for a VM.
 import type { Argv } from 'yargs';
-import { translateVm } from '../../translate/translate-vm.js';
-import { OnevmmError, TranslateError } from '../../util/errors.js';
-import { loadDefaults, loadVm } from '../load-vm.js';
-import { resolveDefaultsPath } from '../paths.js';
+import { OnevmmError } from '../../util/errors.js';
+import { translateFile } from '../translate-file.js';
 import type { CliIo } from '../io.js';
 
 export interface TranslateArgs {
@@ -39,17 +37,11 @@ export async function runTranslate(args: TranslateArgs, io: CliIo): Promise<numb
   if (args.vmId !== undefined && (!Number.isInteger(args.vmId) || args.vmId < 0)) {
     throw new OnevmmError('USAGE', `--vm-id must be a non-negative integer, got ${args.vmId}`);
   }
-  const defaultsPath = resolveDefaultsPath(args.defaults);
-  const defaults = await loadDefaults(defaultsPath);
-  const vm = await loadVm(args.input, { vmId: args.vmId, defaults });
-  let result;
-  try {
-    result = translateVm(vm, { defaults, domainType: args.type });
-  } catch (error) {
-    if (error instanceof TranslateError)
-      throw new OnevmmError('TRANSLATE', `${args.input}: ${error.message}`, { cause: error });
-    throw error;
-  }
+  const result = await translateFile(args.input, {
+    vmId: args.vmId,
+    defaults: args.defaults,
+    type: args.type,
+  });
   if (args.validate) {
     const { createDomainValidator } = await import('../../schema/validate-domain.js');
     const validator = await createDomainValidator();

@@ -1,0 +1,74 @@
+// deploy: write the domain XML to the deployment file on the host, `virsh create` it, print its UUID.
+// A domain that already runs under the same name is not created twice: its UUID is returned.
+import { readXmlRoot } from '../template/read-xml.js';
+import { OnevmmError } from '../util/errors.js';
+import { virsh, type ActionContext } from './context.js';
+import { readDomainState } from './domain-state.js';
+
+export interface DeployInput {
+  readonly host: string;
+  readonly domainXml: string;
+  // Where the XML is written on the host (REMOTE_DEPLOYMENT_FILE).
+  readonly deploymentFile: string;
+}
+
+export interface DeployResult {
+  readonly uuid: string;
+  readonly name: string;
+  // False when the domain was already running (idempotent deploy).
+  readonly created: boolean;
+}
+
+// The <name> of a domain document (the deploy id libvirt will know it by).
+export function readDomainName(domainXml: string): string {
+  const root = readXmlRoot(domainXml, 'domain XML');
+  if (root.name !== 'domain')
+    throw new OnevmmError('ACTION', `domain XML: the root element is <${root.name}>, not <domain>`);
+  const name = root.children.find((child) => child.name === 'name')?.text.trim() ?? '';
+  if (name === '') throw new OnevmmError('ACTION', 'domain XML: <name> is missing or empty');
+  return name;
+}
+
+function dirnameOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? '/' : path.slice(0, slash);
+}
+
+export async function deploy(ctx: ActionContext, input: DeployInput): Promise<DeployResult> {
+  const name = readDomainName(input.domainXml);
+  if (!input.deploymentFile.startsWith('/')) {
+    throw new OnevmmError(
+      'ACTION',
+      `deploy: the deployment file must be an absolute path, got '${input.deploymentFile}'`,
+    );
+  }
+  const state = await readDomainState(ctx, input.host, name);
+  if (state !== 'absent' && state !== 'shut off') {
+    ctx.log('I', `domain ${name} already runs on ${input.host}; not creating it again`);
+    return { uuid: await readUuid(ctx, input.host, name), name, created: false };
+  }
+  await ctx.runner.run(input.host, {
+    step: 'write deployment file',
+    // A fixed script: the paths arrive as positional parameters, the XML on stdin.
+    argv: [
+      'sh',
+      '-c',
+      'mkdir -p -- "$1" && cat > "$2"',
+      'sh',
+      dirnameOf(input.deploymentFile),
+      input.deploymentFile,
+    ],
+    stdin: input.domainXml,
+    signal: ctx.signal,
+  });
+  await ctx.runner.run(input.host, virsh(ctx, 'create domain', ['create', input.deploymentFile]));
+  return { uuid: await readUuid(ctx, input.host, name), name, created: true };
+}
+
+async function readUuid(ctx: ActionContext, host: string, name: string): Promise<string> {
+  const result = await ctx.runner.run(host, virsh(ctx, 'read domain uuid', ['domuuid', name]));
+  const uuid = result.stdout.trim();
+  if (!/^[0-9a-f-]{36}$/i.test(uuid))
+    throw new OnevmmError('ACTION', `virsh domuuid ${name} on ${host} printed '${uuid}', not a UUID`);
+  return uuid;
+}

@@ -1,0 +1,63 @@
+// restore: the domain from a checkpoint file. Disk paths in the saved XML are moved to the
+// directory that holds the checkpoint (the VM may have changed system datastore), the XML goes
+// back through `virsh restore --xml`, and the checkpoint files are removed.
+import { parseXmlFragment } from '../domain/parse-xml-fragment.js';
+import { serializeXml, type XmlChild, type XmlElement } from '../domain/xml.js';
+import { OnevmmError } from '../util/errors.js';
+import { virsh, type ActionContext } from './context.js';
+
+export interface RestoreInput {
+  readonly host: string;
+  readonly checkpointFile: string;
+  readonly vmId: number;
+}
+
+function dirnameOf(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf('/'), 1));
+}
+
+// Rewrites every `<…>/<ds id>/<vmid>/<rest>` path in attributes and text to `<dir>/<rest>`.
+export function relocatePaths(domainXml: string, vmId: number, dir: string): string {
+  const parsed = parseXmlFragment(domainXml);
+  if (!parsed.ok)
+    throw new OnevmmError('ACTION', `the checkpoint's domain XML is not well-formed: ${parsed.reason}`);
+  const pattern = new RegExp(`^/.*?/\\d+/${vmId}(/.*)?$`);
+  const move = (value: string): string => {
+    const match = pattern.exec(value);
+    return match === null ? value : `${dir}${match[1] ?? ''}`;
+  };
+  const walk = (node: XmlChild): XmlChild => {
+    if (typeof node === 'string') return move(node);
+    return {
+      name: node.name,
+      attributes: node.attributes.map(
+        ([key, value]) => [key, typeof value === 'string' ? move(value) : value] as const,
+      ),
+      children: node.children.map(walk),
+    };
+  };
+  const root = parsed.children.find((child): child is XmlElement => typeof child !== 'string');
+  if (root === undefined) throw new OnevmmError('ACTION', "the checkpoint's domain XML is empty");
+  return serializeXml(walk(root) as XmlElement);
+}
+
+export async function restore(ctx: ActionContext, input: RestoreInput): Promise<void> {
+  const file = input.checkpointFile;
+  const dumped = await ctx.runner.run(
+    input.host,
+    virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', file]),
+  );
+  const xml = relocatePaths(dumped.stdout, input.vmId, dirnameOf(file));
+  await ctx.runner.run(input.host, {
+    step: 'write checkpoint XML',
+    argv: ['sh', '-c', 'cat > "$1"', 'sh', `${file}.xml`],
+    stdin: xml,
+    signal: ctx.signal,
+  });
+  await ctx.runner.run(input.host, virsh(ctx, 'restore domain', ['restore', file, '--xml', `${file}.xml`]));
+  await ctx.runner.run(input.host, {
+    step: 'remove checkpoint',
+    argv: ['rm', '-f', '--', file, `${file}.xml`],
+    signal: ctx.signal,
+  });
+}

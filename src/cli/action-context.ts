@@ -1,0 +1,53 @@
+// Builds what an action needs from the CLI's flags: settings, a runner (SSH, or --dry-run), a logger.
+import { sleepFor, type ActionContext, type LogSeverity } from '../actions/context.js';
+import type { HostRunner } from '../host/runner.js';
+import { createDryRunRunner } from './dry-run.js';
+import type { CliIo } from './io.js';
+import { loadKvmrc } from './load-kvmrc.js';
+
+export interface ContextFlags {
+  readonly kvmrc?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly verbose?: boolean | undefined;
+  // For --dry-run: whether the domain is taken to be running before the action.
+  readonly initiallyRunning?: boolean;
+}
+
+export interface CliActionContext {
+  readonly ctx: ActionContext;
+  readonly vars: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+const SEVERITY_WORD: Record<LogSeverity, string> = { I: 'INFO', W: 'WARNING', E: 'ERROR', D: 'DEBUG' };
+
+export async function createCliActionContext(
+  flags: ContextFlags,
+  io: CliIo,
+  signal?: AbortSignal,
+): Promise<CliActionContext> {
+  const { vars, config } = await loadKvmrc(flags.kvmrc);
+  let runner: HostRunner;
+  let close = async (): Promise<void> => {};
+  if (flags.dryRun === true) {
+    runner = createDryRunRunner(io, config.commandTimeout, flags.initiallyRunning ?? true);
+  } else {
+    // ssh2 is loaded only by commands that reach a host.
+    const { createSshRunner } = await import('../host/ssh-runner.js');
+    const ssh = createSshRunner(vars);
+    runner = ssh;
+    close = () => ssh.close();
+  }
+  const ctx: ActionContext = {
+    runner,
+    config,
+    log: (severity, message) => {
+      // OpenNebula's convention: `INFO:`/`ERROR:` lines on stderr become LOG lines.
+      if (severity !== 'D' || flags.verbose === true) io.stderr(`${SEVERITY_WORD[severity]}: ${message}`);
+    },
+    sleep: sleepFor,
+    now: () => Date.now(),
+    ...(signal === undefined ? {} : { signal }),
+  };
+  return { ctx, vars, close };
+}

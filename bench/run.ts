@@ -1,8 +1,10 @@
 // `npm run bench -- [name…]`: runs the named benchmarks (all by default) and writes bench/results.json.
+import { runColdStartBench } from './cold-start.js';
 import { runTranslateBench } from './translate.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   translate: runTranslateBench,
+  'cold-start': runColdStartBench,
 };
 
 const names = process.argv.slice(2);

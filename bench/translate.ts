@@ -45,6 +45,7 @@ export function runTranslateBench(): void {
   const vm = parseVmXml(vmXml, { file: 'realistic-vm.xml' });
   const bytes = translateVm(vm, { defaults }).xml.length;
   console.log(`translate: ${vmXml.length} bytes of VM XML → ${bytes} bytes of domain XML, one thread`);
+  // One core: the measuring loop is single-threaded; run with taskset to pin it if the machine is busy.
   const full = measure(
     'parse VM XML + translate + serialize',
     () => {

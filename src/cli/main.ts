@@ -1,6 +1,7 @@
 // `onevmm`: the by-hand CLI. One top-level handler turns every error into one stderr line and exit 1.
 import yargs from 'yargs';
 import { OnevmmError } from '../util/errors.js';
+import { addActionCommands } from './commands/actions.js';
 import { describeTranslate, runTranslate } from './commands/translate.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -22,6 +23,17 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       type: 'string',
       describe: 'defaults file (default: etc/vmm_exec/vmm_exec_kvm.conf)',
     })
+    .option('kvmrc', {
+      type: 'string',
+      describe: 'kvmrc file (default: $ONEVMM_KVMRC, else remotes/etc/vmm/kvm/kvmrc)',
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      describe: 'print the exact host commands and XML; connect to nothing',
+    })
+    .option('json', { type: 'boolean', describe: 'print a machine-readable result' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print debug messages' });
+  addActionCommands(parser, io, (code) => (exitCode = code))
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()
@@ -40,7 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof OnevmmError) return error.message;
+  if (error instanceof OnevmmError) return error.message.split('\n')[0] ?? '';
   if (error instanceof Error) return `internal error: ${error.message}`;
   return `internal error: ${String(error)}`;
 }

@@ -1,16 +1,8 @@
 // The action executables' arguments (OpenNebula's, reference §3.2, plus the appended `<vmid> <host>`)
 // and how each maps onto an action.
-import { cancel } from '../actions/cancel.js';
-import { cleanup } from '../actions/cleanup.js';
+// Each action's code is imported when it runs, so an executable loads only what it needs.
 import type { ActionContext } from '../actions/context.js';
-import { deploy } from '../actions/deploy.js';
-import { poll } from '../actions/poll.js';
-import { restore } from '../actions/restore.js';
-import { save } from '../actions/save.js';
-import { reboot, reset } from '../actions/simple.js';
-import { shutdown } from '../actions/shutdown.js';
 import { OnevmmError } from '../util/errors.js';
-import { createFileSampleStore } from './sample-cache.js';
 
 export interface ActionOutput {
   // What goes to stdout (the UUID, the poll line…); '' for nothing.
@@ -97,7 +89,9 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
       }
       if (domainXml.trim() === '')
         usage('deploy: no domain XML on stdin (or use --template FILE / --vm-xml FILE)');
-      const result = await deploy(ctx, {
+      const result = await (
+        await import('../actions/deploy.js')
+      ).deploy(ctx, {
         host: request['host'] ?? '',
         domainXml,
         deploymentFile: request['deployment_file'] ?? '',
@@ -108,24 +102,27 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
   shutdown: domainAction(
     'Powers the domain off with ACPI (re-sent every SHUTDOWN_RESEND s); destroys it after SHUTDOWN_TIMEOUT when FORCE_DESTROY=yes.',
     async (ctx, host, domain) => {
-      const result = await shutdown(ctx, { host, domain });
+      const result = await (await import('../actions/shutdown.js')).shutdown(ctx, { host, domain });
       return none({ outcome: result.outcome, seconds: result.seconds });
     },
   ),
   cancel: domainAction(
     'Destroys the domain; a domain that is already gone is a success.',
-    async (ctx, host, domain) => none({ wasRunning: (await cancel(ctx, { host, domain })).wasRunning }),
+    async (ctx, host, domain) =>
+      none({
+        wasRunning: (await (await import('../actions/cancel.js')).cancel(ctx, { host, domain })).wasRunning,
+      }),
   ),
   reboot: domainAction('Reboots the domain (ACPI).', async (ctx, host, domain) => {
-    await reboot(ctx, { host, domain });
+    await (await import('../actions/simple.js')).reboot(ctx, { host, domain });
     return none();
   }),
   reset: domainAction('Resets the domain (hardware reset).', async (ctx, host, domain) => {
-    await reset(ctx, { host, domain });
+    await (await import('../actions/simple.js')).reset(ctx, { host, domain });
     return none();
   }),
   cleanup: domainAction('Makes sure the domain no longer runs on the host.', async (ctx, host, domain) => {
-    await cleanup(ctx, { host, domain });
+    await (await import('../actions/cleanup.js')).cleanup(ctx, { host, domain });
     return none();
   }),
   save: {
@@ -135,7 +132,9 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     createsDomain: false,
     parse: (positional) => take(['deploy_id', 'checkpoint', 'host'], positional, 'save'),
     async run(ctx, request) {
-      await save(ctx, {
+      await (
+        await import('../actions/save.js')
+      ).save(ctx, {
         host: request['host'] ?? '',
         domain: request['deploy_id'] ?? '',
         checkpointFile: request['checkpoint'] ?? '',
@@ -153,7 +152,9 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
       const vmId = Number(request['vmid']);
       if (!Number.isInteger(vmId) || vmId < 0)
         usage(`restore: <vmid> must be a VM id, got '${request['vmid'] ?? ''}'`);
-      await restore(ctx, { host: request['host'] ?? '', checkpointFile: request['checkpoint'] ?? '', vmId });
+      await (
+        await import('../actions/restore.js')
+      ).restore(ctx, { host: request['host'] ?? '', checkpointFile: request['checkpoint'] ?? '', vmId });
       return none();
     },
   },
@@ -167,8 +168,10 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
         ? take(['host'], positional.slice(-1), 'poll -t')
         : take(['deploy_id', 'vmid', 'host'], positional, 'poll'),
     async run(ctx, request) {
-      const samples = createFileSampleStore();
-      const result = await poll(ctx, {
+      const samples = (await import('./sample-cache.js')).createFileSampleStore();
+      const result = await (
+        await import('../actions/poll.js')
+      ).poll(ctx, {
         host: request['host'] ?? '',
         ...(request['deploy_id'] === undefined ? {} : { domain: request['deploy_id'] }),
         samples,

@@ -1,0 +1,94 @@
+#!/bin/bash
+# build-guest.sh OUTDIR — builds the testbed's tiny guest into OUTDIR: a Debian "cloud" kernel
+# (vmlinuz, taken out of its .deb without installing it) and an initramfs of busybox-static
+# plus a shell /init. No disk image. Needs apt (one ~27 MB download) and busybox-static.
+# Recipe: shared/testbed/build-guest.sh and README.md §3.
+#
+# What the guest does, all on the serial console (ttyS0):
+#   - loads evdev + button (ACPI power button: both are modules in Debian; without evdev there
+#     is no /dev/input/event* for acpid) and the virtio modules (hot-plugged disks and NICs);
+#   - prints "TB-GUEST-UP up=<uptime>";
+#   - runs busybox acpid: the power button ("virsh shutdown") prints "TB-POWEROFF up=<uptime>"
+#     and powers off. Kernel argument tb_noacpid: no acpid, the guest ignores shutdown;
+#   - prints "TB-HB <n> up=<uptime> blk=<block devs> net=<net devs>" every tb_hb=<s> seconds
+#     (default 2): proof that it still runs after save/restore/migration, and that a
+#     hot-plugged disk or NIC showed up.
+# OUTDIR/.stamp holds the hash of this script: testbed.sh rebuilds when the script changed.
+set -euo pipefail
+OUT=${1:?usage: build-guest.sh OUTDIR}
+BB=/bin/busybox # from busybox-static
+"$BB" true 2>/dev/null || { echo "build-guest: install busybox-static" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# 1. The kernel: resolve the ABI package behind linux-image-cloud-amd64, download only that
+#    .deb and unpack it.
+kernel_package() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'; }
+KPKG=$(kernel_package)
+if [[ -z $KPKG ]]; then # no package lists yet
+  apt-get -q -y -o DPkg::Lock::Timeout=120 update >/dev/null
+  KPKG=$(kernel_package)
+fi
+[[ -n $KPKG ]] || { echo "build-guest: apt knows no linux-image-cloud-amd64" >&2; exit 1; }
+(cd "$WORK" && apt-get download "$KPKG" >apt.log 2>&1) || { cat "$WORK/apt.log" >&2; exit 1; }
+dpkg -x "$WORK/${KPKG}"_*.deb "$WORK/k"
+MODDIR=$(echo "$WORK"/k/lib/modules/*/kernel)
+
+# 2. The initramfs tree. `busybox --list` includes busybox itself: skip it, or the binary
+#    becomes a link to itself.
+R=$WORK/root
+mkdir -p "$R"/{bin,dev,proc,sys,tmp,etc/acpi/PWRF,lib/modules,var/run,var/log}
+cp "$BB" "$R/bin/busybox"
+for a in $("$BB" --list); do [[ $a == busybox ]] || ln -s busybox "$R/bin/$a"; done
+# Modules in load order (plain insmod, no depmod): virtio needs virtio_ring's symbols.
+MODS=(drivers/input/evdev drivers/acpi/button
+  drivers/virtio/virtio_ring drivers/virtio/virtio
+  drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
+  drivers/virtio/virtio_pci drivers/block/virtio_blk
+  net/core/failover drivers/net/net_failover drivers/net/virtio_net)
+for m in "${MODS[@]}"; do cp "$MODDIR/$m.ko" "$R/lib/modules/"; done
+for m in "${MODS[@]}"; do basename "$m"; done >"$R/lib/modules/order"
+
+# busybox acpid runs <confdir>/PWRF/00000080 on a power-button press
+cat >"$R/etc/acpi/PWRF/00000080" <<'EOS'
+#!/bin/sh
+echo "TB-POWEROFF up=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+sync
+poweroff -f
+EOS
+chmod +x "$R/etc/acpi/PWRF/00000080"
+
+cat >"$R/init" <<'EOS'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || echo "TB-INSMOD-FAILED $m"; done
+hb=2; acpi=1
+for a in $(cat /proc/cmdline); do
+  case $a in tb_hb=*) hb=${a#tb_hb=} ;; tb_noacpid) acpi=0 ;; esac
+done
+echo "TB-GUEST-UP up=$(cut -d' ' -f1 /proc/uptime)"
+[ $acpi = 1 ] && acpid -c /etc/acpi -l /var/log/acpid.log
+ip link set lo up
+n=0
+while :; do
+  n=$((n + 1))
+  blk=$(ls /sys/block | tr '\n' ','); net=$(ls /sys/class/net | tr '\n' ',')
+  echo "TB-HB $n up=$(cut -d' ' -f1 /proc/uptime) blk=${blk%,} net=${net%,}"
+  sleep "$hb"
+done
+EOS
+chmod +x "$R/init"
+
+# 3. Pack (newc cpio, gzip) and move into place only when complete.
+mkdir -p "$WORK/out"
+cp "$WORK"/k/boot/vmlinuz-* "$WORK/out/vmlinuz"
+(cd "$R" && find . | "$BB" cpio -o -H newc 2>/dev/null | gzip -9 >"$WORK/out/initrd.gz")
+sha256sum "$0" | cut -d' ' -f1 >"$WORK/out/.stamp"
+mkdir -p "$OUT"
+mv -f "$WORK/out/vmlinuz" "$WORK/out/initrd.gz" "$OUT/"
+mv -f "$WORK/out/.stamp" "$OUT/.stamp" # last: a stamp means a complete guest
+echo "guest: $OUT/vmlinuz ($KPKG), $OUT/initrd.gz ($(du -k "$OUT/initrd.gz" | cut -f1) KiB)"

@@ -113,7 +113,7 @@ export const ACTION_COMMANDS: readonly CommandSpec[] = [
           host: str(args, 'host'),
           checkpoint: str(args, 'checkpoint'),
           deploy_id: '',
-          vmid: args['vmId'] === undefined ? '' : String(args['vmId']),
+          vmid: str(args, 'vmId'),
         },
       }),
   },

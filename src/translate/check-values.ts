@@ -30,7 +30,22 @@ export function findAttributeHolding(vm: Vm, value: string): readonly [string, s
     if (findInvalidXmlChar(item) === undefined || !value.includes(item)) continue;
     if (best === undefined || item.length > best[1].length) best = entry;
   }
-  return best;
+  return best ?? findByNeighbourhood(vm, value);
+}
+
+// For values that reach the XML changed (lower-cased, split, trimmed): the VM value that holds the
+// same bad character with the same characters around it, ignoring case.
+function findByNeighbourhood(vm: Vm, value: string): readonly [string, string] | undefined {
+  const match = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.exec(value);
+  if (match === null) return undefined;
+  const window = value.slice(Math.max(0, match.index - 2), match.index + match[0].length + 2).toLowerCase();
+  for (const entry of listValues(vm)) {
+    if (entry[1].toLowerCase().includes(window)) return entry;
+  }
+  for (const entry of listValues(vm)) {
+    if (entry[1].includes(match[0])) return entry;
+  }
+  return undefined;
 }
 
 // Rewrites a serializer character error as a TranslateError naming the VM attribute when found.

@@ -24,11 +24,15 @@ const inputs = readdirSync(dir)
   .sort();
 const caseName = (file: string): string => file.replace(/\.(tmpl|vm\.xml|action\.xml)$/, '');
 
-async function translateCase(file: string): Promise<{ xml?: string; error?: string; warnings: readonly string[] }> {
+async function translateCase(
+  file: string,
+): Promise<{ xml?: string; error?: string; warnings: readonly string[] }> {
   const name = caseName(file);
   const defaultsFile = path.join(dir, `${name}.defaults.conf`);
   const optionsFile = path.join(dir, `${name}.options.json`);
-  const caseOptions = existsSync(optionsFile) ? (JSON.parse(readFileSync(optionsFile, 'utf8')) as CaseOptions) : {};
+  const caseOptions = existsSync(optionsFile)
+    ? (JSON.parse(readFileSync(optionsFile, 'utf8')) as CaseOptions)
+    : {};
   try {
     const defaults = await loadDefaults(existsSync(defaultsFile) ? defaultsFile : shippedDefaults);
     const vm = await loadVm(path.join(dir, file), { vmId: caseOptions.vmId ?? 42, defaults });
@@ -74,18 +78,23 @@ describe('golden translation cases', () => {
       if (result.warnings.length > 0) writeFileSync(warningsFile, `${result.warnings.join('\n')}\n`);
     }
     if (existsSync(errorFile)) {
-      expect(result.error, 'translation was expected to fail').toBe(readFileSync(errorFile, 'utf8').trimEnd());
+      expect(result.error, 'translation was expected to fail').toBe(
+        readFileSync(errorFile, 'utf8').trimEnd(),
+      );
       return;
     }
     expect(result.error).toBeUndefined();
     expect(result.xml).toBe(readFileSync(goldenFile, 'utf8'));
-    const expectedWarnings = existsSync(warningsFile) ? readFileSync(warningsFile, 'utf8').trimEnd().split('\n') : [];
+    const expectedWarnings = existsSync(warningsFile)
+      ? readFileSync(warningsFile, 'utf8').trimEnd().split('\n')
+      : [];
     expect(result.warnings).toEqual(expectedWarnings);
     // Same input, same bytes.
     expect((await translateCase(file)).xml).toBe(result.xml);
     const verdict = await validateWithSchema(result.xml!);
     expect(verdict, 'libvirt RelaxNG schema').toEqual({ valid: true });
     const define = defined.get(goldenFile);
-    if (!update) expect(define?.message, 'virsh define --validate on test:///default').toMatch(/defined from/);
+    if (!update)
+      expect(define?.message, 'virsh define --validate on test:///default').toMatch(/defined from/);
   });
 });

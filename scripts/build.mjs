@@ -21,7 +21,7 @@ const banner = [
 
 await build({
   absWorkingDir: root,
-  entryPoints: { onevmm: 'src/cli/onevmm.ts', remote: 'src/cli/remote-main.ts' },
+  entryPoints: { onevmm: 'src/cli/onevmm.ts', remote: 'src/cli/remote-main.ts', one_vmm_exec: 'src/driver/one-vmm-exec.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -3,7 +3,7 @@ import { sleepFor, type ActionContext, type LogSeverity } from '../actions/conte
 import type { HostRunner } from '../host/runner.js';
 import { createDryRunRunner } from './dry-run.js';
 import type { CliIo } from './io.js';
-import { loadKvmrc } from './load-kvmrc.js';
+import { loadKvmrc } from '../setup/load-kvmrc.js';
 
 export interface ContextFlags {
   readonly kvmrc?: string | undefined;

@@ -77,7 +77,7 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
       let domainXml = input.stdin;
       const template = input.flags.get('--template') ?? input.flags.get('--vm-xml');
       if (typeof template === 'string') {
-        const { translateFile } = await import('./translate-file.js');
+        const { translateFile } = await import('../setup/translate-file.js');
         const vmId = request['vmid'] ?? '';
         const defaults = input.flags.get('--defaults');
         domainXml = (
@@ -168,7 +168,7 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
         ? take(['host'], positional.slice(-1), 'poll -t')
         : take(['deploy_id', 'vmid', 'host'], positional, 'poll'),
     async run(ctx, request) {
-      const samples = (await import('./sample-cache.js')).createFileSampleStore();
+      const samples = (await import('../setup/sample-cache.js')).createFileSampleStore();
       const result = await (
         await import('../actions/poll.js')
       ).poll(ctx, {

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDefaults, loadVm } from '../../src/cli/load-vm.js';
+import { loadDefaults, loadVm } from '../../src/setup/load-vm.js';
 import { translateVm, type TranslateOptions } from '../../src/translate/translate-vm.js';
 import { defineAllOnTestDriver, validateWithSchema, type DefineResult } from '../helpers/libvirt-oracle.js';
 

@@ -5,7 +5,7 @@ import type { ActionContext } from '../../actions/context.js';
 import { createCliActionContext } from '../action-context.js';
 import type { CliIo } from '../io.js';
 import { REMOTE_ACTIONS, type ActionOutput } from '../remote-actions.js';
-import { readTextFile } from '../load-vm.js';
+import { readTextFile } from '../../setup/load-vm.js';
 import { decodeStdinDocument } from '../../template/parse-action-data.js';
 
 export interface GlobalFlags {

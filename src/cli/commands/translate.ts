@@ -1,7 +1,7 @@
 // `onevmm translate <template|vm.xml>`: prints the libvirt domain XML for a VM.
 import type { Argv } from 'yargs';
 import { OnevmmError } from '../../util/errors.js';
-import { translateFile } from '../translate-file.js';
+import { translateFile } from '../../setup/translate-file.js';
 import type { CliIo } from '../io.js';
 
 export interface TranslateArgs {

@@ -1,0 +1,142 @@
+// The protocol driver: reads request lines, schedules actions, writes exactly one reply per
+// request that carries a VM id. Nothing here prints except through `write`.
+import { sleepFor, type ActionContext } from '../actions/context.js';
+import type { KvmConfig } from '../config/kvm-config.js';
+import type { HostRunner } from '../host/runner.js';
+import { OnevmmError } from '../util/errors.js';
+import type { DriverOptions } from './arguments.js';
+import { prepareAction, type HandlerEnv } from './handlers.js';
+import { formatLog, formatResult, parseRequest } from './protocol.js';
+import { Scheduler } from './scheduler.js';
+
+export interface DriverDeps {
+  readonly options: DriverOptions;
+  readonly config: KvmConfig;
+  readonly runner: HostRunner;
+  readonly env: HandlerEnv;
+  // Writes one whole line (the newline is added).
+  readonly write: (line: string) => void;
+}
+
+export class Driver {
+  private readonly deps: DriverDeps;
+  private readonly scheduler: Scheduler;
+  private finalizing = false;
+
+  constructor(deps: DriverDeps) {
+    this.deps = deps;
+    this.scheduler = new Scheduler(deps.options.concurrency, deps.options.parallelPerHost);
+  }
+
+  get load(): { readonly running: number; readonly queued: number } {
+    return this.scheduler.size;
+  }
+
+  // Handles one input line; returns 'finalize' when the driver should finish and exit.
+  handleLine(line: string): 'continue' | 'finalize' {
+    const request = parseRequest(line);
+    switch (request.kind) {
+      case 'init':
+        this.deps.write('INIT SUCCESS - -');
+        return 'continue';
+      case 'finalize':
+        this.finalizing = true;
+        return 'finalize';
+      case 'bad':
+        if (request.vmid !== undefined && request.action !== undefined) {
+          this.reply(request.action, false, request.vmid, request.reason);
+        } else if (line.trim() !== '') {
+          this.deps.write(formatLog('E', '-1', `ignored a line that is not a request: ${request.reason}`));
+        }
+        return 'continue';
+      case 'action':
+        if (this.finalizing) {
+          this.reply(request.action, false, request.vmid, 'the driver is finalizing');
+        } else if (request.action === 'DRIVER_CANCEL') {
+          this.cancel(request.vmid);
+        } else {
+          this.submit(request.action, request.vmid, request.payload);
+        }
+        return 'continue';
+    }
+  }
+
+  // Resolves when every running and queued action has replied.
+  async finish(): Promise<void> {
+    await this.scheduler.idle();
+  }
+
+  private reply(action: string, ok: boolean, vmid: string, info: string): void {
+    this.deps.write(formatResult(action, ok, vmid, info));
+  }
+
+  private cancel(vmid: string): void {
+    const { aborted, dropped } = this.scheduler.cancel(vmid, new OnevmmError('CANCELLED', 'cancelled'));
+    // DRIVER_CANCEL's own acknowledgement is a LOG line (oned expects no result line for it).
+    this.deps.write(
+      formatLog('I', vmid, `Driver command for ${vmid} cancelled (${aborted} running, ${dropped} queued)`),
+    );
+  }
+
+  private submit(action: string, vmid: string, payload: string): void {
+    let prepared;
+    try {
+      prepared = prepareAction(action, vmid, payload, this.deps.env);
+    } catch (error) {
+      this.reply(action, false, vmid, describeFailure(error));
+      return;
+    }
+    const { host } = prepared;
+    this.scheduler.submit({
+      vmid,
+      host,
+      dropped: () => this.reply(action, false, vmid, 'cancelled'),
+      run: async (cancelSignal) => {
+        const limit = this.deps.options.timeoutSeconds;
+        const signal =
+          limit === undefined
+            ? cancelSignal
+            : AbortSignal.any([cancelSignal, AbortSignal.timeout(limit * 1000)]);
+        const ctx: ActionContext = {
+          runner: this.deps.runner,
+          config: this.deps.config,
+          log: (severity, message) => this.deps.write(formatLog(severity, vmid, message)),
+          signal,
+          sleep: sleepFor,
+          now: () => Date.now(),
+        };
+        try {
+          const info = await raceAbort(prepared.run(ctx), signal);
+          this.reply(action, true, vmid, info);
+        } catch (error) {
+          if (cancelSignal.aborted) this.reply(action, false, vmid, 'cancelled');
+          else if (signal.aborted)
+            this.reply(
+              action,
+              false,
+              vmid,
+              `timed out after ${limit ?? 0} s (-w)${host === undefined ? '' : ` on ${host}`}`,
+            );
+          else this.reply(action, false, vmid, describeFailure(error));
+        }
+      },
+    });
+  }
+}
+
+// Ends as soon as the signal aborts, even if the work does not notice.
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+// One line for a FAILURE reply: the error's own message (it names host, step and libvirt's message).
+export function describeFailure(error: unknown): string {
+  if (error instanceof OnevmmError) return error.message;
+  if (error instanceof Error) return `internal error: ${error.message}`;
+  return `internal error: ${String(error)}`;
+}

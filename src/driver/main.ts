@@ -1,0 +1,74 @@
+// bin/one_vmm_exec: oned's VMM driver on stdin/stdout. oned closes fd 2, so nothing is written to
+// stderr; every problem becomes a FAILURE reply or a `LOG E -1` line.
+import { createInterface } from 'node:readline';
+import { readFile } from 'node:fs/promises';
+import type { CpuSample } from '../monitor/poll-line.js';
+import { createSshRunner } from '../host/ssh-runner.js';
+import { loadKvmrc } from '../setup/load-kvmrc.js';
+import { loadDefaults } from '../setup/load-vm.js';
+import { resolveDefaultsPath } from '../setup/paths.js';
+import type { Template } from '../template/model.js';
+import { parseDriverArguments } from './arguments.js';
+import { describeFailure, Driver } from './driver.js';
+import { formatLog } from './protocol.js';
+import { withRetries } from './retrying-runner.js';
+
+function writeLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+// Runs the driver until FINALIZE (exit 0 once running actions replied) or EOF (exit at once).
+export async function runDriver(argv: readonly string[]): Promise<void> {
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', () => process.exit(1));
+  let driver: Driver | undefined;
+  let setupError: string | undefined;
+  try {
+    const options = parseDriverArguments(argv);
+    const { vars, config } = await loadKvmrc(undefined);
+    const runner = createSshRunner(vars);
+    let defaults: Promise<Template> | undefined;
+    const samples = new Map<string, CpuSample>();
+    driver = new Driver({
+      options,
+      config,
+      runner: withRetries(runner, options.retries),
+      write: writeLine,
+      env: {
+        defaults: () => (defaults ??= loadDefaults(resolveDefaultsPath(undefined))),
+        samples: {
+          get: (host, domain) => samples.get(`${host}\u0000${domain}`),
+          set: (host, domain, sample) => samples.set(`${host}\u0000${domain}`, sample),
+        },
+        readLocalFile: (path) => readFile(path, 'utf8'),
+        now: () => Date.now(),
+      },
+    });
+  } catch (error) {
+    setupError = describeFailure(error);
+  }
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (driver === undefined) {
+      // Without its configuration the driver can only say why, once per request.
+      if (line.startsWith('INIT')) writeLine(`INIT FAILURE - ${setupError ?? 'setup failed'}`);
+      else if (line.startsWith('FINALIZE')) break;
+      else writeLine(formatLog('E', '-1', `one_vmm_exec cannot work: ${setupError ?? 'setup failed'}`));
+      continue;
+    }
+    let outcome: 'continue' | 'finalize';
+    try {
+      outcome = driver.handleLine(line);
+    } catch (error) {
+      writeLine(formatLog('E', '-1', `internal error on a line: ${describeFailure(error)}`));
+      continue;
+    }
+    if (outcome === 'finalize') {
+      await driver.finish();
+      process.stdout.write('', () => process.exit(0));
+      return;
+    }
+  }
+  // EOF: oned went away; exit at once (OpenNebula's driver does exit!(-1)).
+  process.stdout.write('', () => process.exit(driver === undefined ? 1 : 0));
+}

@@ -4,7 +4,9 @@
 import { parseXmlFragment } from '../domain/parse-xml-fragment.js';
 import { serializeXml, type XmlChild, type XmlElement } from '../domain/xml.js';
 import { OnevmmError } from '../util/errors.js';
+import { showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
+import { SAVE_RESTORE_TIMEOUT } from './save.js';
 
 export interface RestoreInput {
   readonly host: string;
@@ -43,6 +45,12 @@ export function relocatePaths(domainXml: string, vmId: number, dir: string): str
 
 export async function restore(ctx: ActionContext, input: RestoreInput): Promise<void> {
   const file = input.checkpointFile;
+  if (!file.startsWith('/')) {
+    throw new OnevmmError(
+      'ACTION',
+      `restore: the checkpoint file must be an absolute path, got ${showValue(file)}`,
+    );
+  }
   const dumped = await ctx.runner.run(
     input.host,
     virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', file]),
@@ -54,7 +62,11 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
     stdin: xml,
     signal: ctx.signal,
   });
-  await ctx.runner.run(input.host, virsh(ctx, 'restore domain', ['restore', file, '--xml', `${file}.xml`]));
+  const timeoutSeconds = Math.max(ctx.config.commandTimeout, SAVE_RESTORE_TIMEOUT);
+  await ctx.runner.run(
+    input.host,
+    virsh(ctx, 'restore domain', ['restore', file, '--xml', `${file}.xml`], { timeoutSeconds }),
+  );
   await ctx.runner.run(input.host, {
     step: 'remove checkpoint',
     argv: ['rm', '-f', '--', file, `${file}.xml`],

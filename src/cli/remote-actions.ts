@@ -44,16 +44,28 @@ function take(
   return request;
 }
 
+// `<deploy_id> [<host>] <vmid> <host>`: OpenNebula's driver passes the deploy id and the host,
+// then appends `<vmid> <host>`; the host is always the last argument.
+function takeDomain(positional: readonly string[], action: string): Record<string, string> {
+  if (positional.length < 3) {
+    usage(
+      `${action}: expected <deploy_id> [<host>] <vmid> <host>, got ${positional.length} argument(s); see --help`,
+    );
+  }
+  return { deploy_id: positional[0] ?? '', vmid: positional.at(-2) ?? '', host: positional.at(-1) ?? '' };
+}
+
 function domainAction(
+  name: string,
   help: string,
   run: (ctx: ActionContext, host: string, domain: string) => Promise<ActionOutput>,
 ): RemoteAction {
   return {
-    usage: '<deploy_id> <vmid> <host>',
+    usage: '<deploy_id> [<host>] <vmid> <host>',
     help,
     readsStdin: false,
     createsDomain: false,
-    parse: (positional) => take(['deploy_id', 'vmid', 'host'], positional, 'action'),
+    parse: (positional) => takeDomain(positional, name),
     run: (ctx, request) => run(ctx, request['host'] ?? '', request['deploy_id'] ?? ''),
   };
 }
@@ -100,6 +112,8 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     },
   },
   shutdown: domainAction(
+    'shutdown',
+
     'Powers the domain off with ACPI (re-sent every SHUTDOWN_RESEND s); destroys it after SHUTDOWN_TIMEOUT when FORCE_DESTROY=yes.',
     async (ctx, host, domain) => {
       const result = await (await import('../actions/shutdown.js')).shutdown(ctx, { host, domain });
@@ -107,30 +121,39 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     },
   ),
   cancel: domainAction(
+    'cancel',
+
     'Destroys the domain; a domain that is already gone is a success.',
     async (ctx, host, domain) =>
       none({
         wasRunning: (await (await import('../actions/cancel.js')).cancel(ctx, { host, domain })).wasRunning,
       }),
   ),
-  reboot: domainAction('Reboots the domain (ACPI).', async (ctx, host, domain) => {
+  reboot: domainAction('reboot', 'Reboots the domain (ACPI).', async (ctx, host, domain) => {
     await (await import('../actions/simple.js')).reboot(ctx, { host, domain });
     return none();
   }),
-  reset: domainAction('Resets the domain (hardware reset).', async (ctx, host, domain) => {
+  reset: domainAction('reset', 'Resets the domain (hardware reset).', async (ctx, host, domain) => {
     await (await import('../actions/simple.js')).reset(ctx, { host, domain });
     return none();
   }),
-  cleanup: domainAction('Makes sure the domain no longer runs on the host.', async (ctx, host, domain) => {
-    await (await import('../actions/cleanup.js')).cleanup(ctx, { host, domain });
-    return none();
-  }),
+  cleanup: domainAction(
+    'cleanup',
+    'Makes sure the domain no longer runs on the host.',
+    async (ctx, host, domain) => {
+      await (await import('../actions/cleanup.js')).cleanup(ctx, { host, domain });
+      return none();
+    },
+  ),
   save: {
     usage: '<deploy_id> <checkpoint_file> <host> [<vmid> <host>]',
     help: "Saves the domain's memory to the checkpoint file on the host (an older one is moved aside).",
     readsStdin: false,
     createsDomain: false,
-    parse: (positional) => take(['deploy_id', 'checkpoint', 'host'], positional, 'save'),
+    parse: (positional) => ({
+      ...take(['deploy_id', 'checkpoint', 'host'], positional, 'save'),
+      host: positional.at(-1) ?? '',
+    }),
     async run(ctx, request) {
       await (
         await import('../actions/save.js')
@@ -159,14 +182,12 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     },
   },
   poll: {
-    usage: '<deploy_id> <vmid> <host>   |   -t <host>  (every domain of the host)',
+    usage: '<deploy_id> [<host>] <vmid> <host>   |   -t <host>  (every domain of the host)',
     help: 'Prints the poll line: STATE CPU MEMORY NETRX NETTX DISKRDBYTES DISKWRBYTES DISKRDIOPS DISKWRIOPS\n(or VM_POLL=YES and one VM=[…] per domain with -t). One virsh domstats call per host.',
     readsStdin: false,
     createsDomain: false,
     parse: (positional, flags) =>
-      flags.has('-t')
-        ? take(['host'], positional.slice(-1), 'poll -t')
-        : take(['deploy_id', 'vmid', 'host'], positional, 'poll'),
+      flags.has('-t') ? take(['host'], positional.slice(-1), 'poll -t') : takeDomain(positional, 'poll'),
     async run(ctx, request) {
       const samples = (await import('../setup/sample-cache.js')).createFileSampleStore();
       const result = await (

@@ -50,10 +50,13 @@ function readBoolean(vars: Readonly<Record<string, string>>, name: string, fallb
 // Reads the action settings with OpenNebula's defaults (reference §3.3) and onevmm's own.
 export function readKvmConfig(vars: Readonly<Record<string, string>>): KvmConfig {
   const source = (vars['DEPLOYMENT_SOURCE'] ?? 'onevmm').trim().toLowerCase() || 'onevmm';
-  if (source !== 'onevmm' && source !== 'oned') fail('DEPLOYMENT_SOURCE', 'onevmm or oned', source);
+  if (source !== 'onevmm' && source !== 'oned')
+    fail('DEPLOYMENT_SOURCE', 'onevmm or oned', vars['DEPLOYMENT_SOURCE'] ?? '');
   const options = (vars['MIGRATE_OPTIONS'] ?? '').trim();
-  const virshRetries = readSeconds(vars, 'VIRSH_RETRIES', 3);
-  if (!Number.isInteger(virshRetries)) fail('VIRSH_RETRIES', 'a whole number', vars['VIRSH_RETRIES'] ?? '');
+  const retriesText = vars['VIRSH_RETRIES']?.trim() ?? '';
+  if (retriesText !== '' && !/^\d+$/.test(retriesText))
+    fail('VIRSH_RETRIES', 'a whole number of tries', retriesText);
+  const virshRetries = retriesText === '' ? 3 : Number(retriesText);
   return {
     libvirtUri: vars['LIBVIRT_URI']?.trim() || 'qemu:///system',
     qemuProtocol: vars['QEMU_PROTOCOL']?.trim() || 'qemu+ssh',

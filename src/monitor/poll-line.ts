@@ -2,9 +2,10 @@
 import type { DomainStats } from './domstats.js';
 
 // virDomainState: 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.
-// Paused reasons (virDomainPausedReason) that mean trouble: 2 I/O error, 3 watchdog, 9 crashed,
-// 13 post-copy failed; 1 (user) too, as OpenNebula 5.10 does. 2 migrating stays active.
-const PAUSED_ERROR_REASONS = new Set([0, 1, 2, 3, 9, 13]);
+// Paused reasons (virDomainPausedReason) that OpenNebula 5.10 reports as errors: 0 unknown,
+// 1 user, 5 I/O error, 6 watchdog, 10 crashed, 13 post-copy failed. Others (2 migration,
+// 3 save, 9 snapshot…) stay active.
+const PAUSED_ERROR_REASONS = new Set([0, 1, 5, 6, 10, 13]);
 
 // The state letter: a active, p paused, e error, d gone.
 export function stateLetter(stats: DomainStats | undefined): 'a' | 'p' | 'e' | 'd' {

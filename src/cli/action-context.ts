@@ -34,8 +34,10 @@ export async function createCliActionContext(
   } else {
     // ssh2 is loaded only by commands that reach a host.
     const { createSshRunner } = await import('../host/ssh-runner.js');
+    const { withRetries } = await import('../host/retrying-runner.js');
     const ssh = createSshRunner(vars);
-    runner = ssh;
+    // VIRSH_RETRIES: transport failures (libvirtd restarting, a dropped connection) are retried.
+    runner = withRetries(ssh, config.virshRetries);
     close = () => ssh.close();
   }
   const ctx: ActionContext = {

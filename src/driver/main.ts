@@ -11,7 +11,7 @@ import type { Template } from '../template/model.js';
 import { parseDriverArguments } from './arguments.js';
 import { describeFailure, Driver } from './driver.js';
 import { formatLog } from './protocol.js';
-import { withRetries } from './retrying-runner.js';
+import { withRetries } from '../host/retrying-runner.js';
 
 function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);

@@ -117,6 +117,10 @@ function formatCommandFailure(d: CommandErrorDetails): string {
       return `${d.step} failed on ${d.host}: ${causeMessage(d.cause)}`;
     case 'signal':
     case 'exit': {
+      // 124/137: the host's own `timeout` stopped the command (COMMAND_TIMEOUT).
+      if (d.exitCode === 124 || d.exitCode === 137) {
+        return `${d.step} timed out on ${d.host}: stopped by \`timeout\` on the host (exit code ${d.exitCode})`;
+      }
       const how = d.exitCode === null ? `killed by ${d.signal ?? 'a signal'}` : `exit code ${d.exitCode}`;
       const said = summarizeStderr(d.stderr);
       return `${d.step} failed on ${d.host}: ${how}${said === '' ? '' : `: ${said}`}`;

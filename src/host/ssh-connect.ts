@@ -61,7 +61,7 @@ export function openClient(
   const client = new ssh2.Client();
   const where = describeHost(o.host, o.port === 22 ? o.hostName : `${o.hostName}:${o.port}`);
   const fail: Fail = (failure, message, cause) =>
-    new TransportError({ host: o.host, target: o.hostName, failure, step, cause }, message);
+    new TransportError({ host: o.host, target: o.hostName, failure, step, cause }, `${step}: ${message}`);
   const ready = new Promise<Client>((resolve, reject) => {
     let refusal: string | undefined;
     let isReady = false;

@@ -279,12 +279,12 @@ describe.skipIf(skip)('HostConnection on a real sshd', () => {
     const error = await rejection(run(c, 'true'));
     expect(error).toMatchObject({ failure: 'auth' });
     expect(error.message).toBe(
-      `authentication as ${sshd.user} on tb-h1 (127.0.0.1:${sshd.port}) failed (tried: ${stranger.privateFile})`,
+      `test step: authentication as ${sshd.user} on tb-h1 (127.0.0.1:${sshd.port}) failed (tried: ${stranger.privateFile})`,
     );
     const none = connection({ identities: [{ path: '/nonexistent/key', origin: 'kvmrc SSH_IDENTITY' }] });
     const missing = await rejection(run(none, 'true'));
     expect(missing.message).toBe(
-      `no usable identity to log in to tb-h1 (127.0.0.1:${sshd.port}) as ${sshd.user}: ` +
+      `test step: no usable identity to log in to tb-h1 (127.0.0.1:${sshd.port}) as ${sshd.user}: ` +
         '/nonexistent/key (kvmrc SSH_IDENTITY): cannot read it (ENOENT)',
     );
     // A failed connection is not kept: each command tries again.
@@ -298,7 +298,7 @@ describe.skipIf(skip)('HostConnection on a real sshd', () => {
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ failure: 'connect' });
     expect(error.message).toMatch(
-      new RegExp(`^cannot connect to tb-h1 \\(127\\.0\\.0\\.1:${port}\\): .*ECONNREFUSED`),
+      new RegExp(`^test step: cannot connect to tb-h1 \\(127\\.0\\.0\\.1:${port}\\): .*ECONNREFUSED`),
     );
   });
 });

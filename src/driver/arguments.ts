@@ -56,8 +56,11 @@ export function parseDriverArguments(argv: readonly string[]): DriverOptions {
       case '-p':
         parallelPerHost = true;
         break;
+      // -d and -s take a value in OpenNebula's drivers (accepted and ignored); -i is a flag (4.14).
       case '-d':
       case '-s':
+        i++;
+        break;
       case '-i':
         break;
       default:

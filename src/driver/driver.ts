@@ -105,23 +105,35 @@ export class Driver {
           sleep: sleepFor,
           now: () => Date.now(),
         };
+        const work = prepared.run(ctx);
         try {
-          const info = await raceAbort(prepared.run(ctx), signal);
+          const info = await raceAbort(work, signal);
           this.reply(action, true, vmid, info);
         } catch (error) {
+          const where = host === undefined ? '' : ` on ${host}`;
           if (cancelSignal.aborted) this.reply(action, false, vmid, 'cancelled');
           else if (signal.aborted)
-            this.reply(
-              action,
-              false,
-              vmid,
-              `timed out after ${limit ?? 0} s (-w)${host === undefined ? '' : ` on ${host}`}`,
-            );
+            this.reply(action, false, vmid, `timed out after ${limit ?? 0} s (-w)${where}`);
           else this.reply(action, false, vmid, describeFailure(error));
+          // The reply goes at once; the VM and host stay busy until the aborted commands are gone
+          // (bounded: the runner kills them), so the VM's next action cannot overlap them.
+          if (signal.aborted) await settleWithin(work, ABORT_SETTLE_MS);
         }
       },
     });
   }
+}
+
+const ABORT_SETTLE_MS = 15_000;
+
+// Waits for a promise to settle, but no longer than `ms`.
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 // Ends as soon as the signal aborts, even if the work does not notice.

@@ -10,7 +10,7 @@ import { resolveDefaultsPath } from '../setup/paths.js';
 import type { Template } from '../template/model.js';
 import { parseDriverArguments } from './arguments.js';
 import { describeFailure, Driver } from './driver.js';
-import { formatLog } from './protocol.js';
+import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { withRetries } from '../host/retrying-runner.js';
 
 function writeLine(line: string): void {
@@ -50,10 +50,15 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
     if (driver === undefined) {
-      // Without its configuration the driver can only say why, once per request.
-      if (line.startsWith('INIT')) writeLine(`INIT FAILURE - ${setupError ?? 'setup failed'}`);
-      else if (line.startsWith('FINALIZE')) break;
-      else writeLine(formatLog('E', '-1', `one_vmm_exec cannot work: ${setupError ?? 'setup failed'}`));
+      // Without its configuration the driver can only say why: still one reply per request.
+      const why = `one_vmm_exec cannot work: ${setupError ?? 'setup failed'}`;
+      const request = parseRequest(line);
+      if (request.kind === 'init') writeLine(`INIT FAILURE - ${setupError ?? 'setup failed'}`);
+      else if (request.kind === 'finalize') break;
+      else if (request.kind === 'action') writeLine(formatResult(request.action, false, request.vmid, why));
+      else if (request.vmid !== undefined && request.action !== undefined)
+        writeLine(formatResult(request.action, false, request.vmid, why));
+      else writeLine(formatLog('E', '-1', why));
       continue;
     }
     let outcome: 'continue' | 'finalize';
@@ -69,6 +74,6 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
       return;
     }
   }
-  // EOF: oned went away; exit at once (OpenNebula's driver does exit!(-1)).
-  process.stdout.write('', () => process.exit(driver === undefined ? 1 : 0));
+  // EOF (or FINALIZE without a configuration): exit at once, as OpenNebula's driver does.
+  process.stdout.write('', () => process.exit(0));
 }

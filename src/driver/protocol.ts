@@ -7,7 +7,8 @@ export type Request =
   // A line that cannot be read; `vmid` when one could be found (it then gets a FAILURE reply).
   | { readonly kind: 'bad'; readonly reason: string; readonly action?: string; readonly vmid?: string };
 
-const ACTION_NAME = /^[A-Z][A-Z0-9_]*$/;
+const ACTION_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+const VM_ID = /^-?\d+$/;
 
 // Splits a request line on runs of whitespace (oned ≥6.0 writes two spaces after the action).
 export function parseRequest(line: string): Request {
@@ -21,26 +22,30 @@ export function parseRequest(line: string): Request {
   if (action === 'FINALIZE' && words.length === 1) return { kind: 'finalize' };
   if (!ACTION_NAME.test(action)) return { kind: 'bad', reason: `not an action name: ${describe(action)}` };
   if (vmid === undefined) return { kind: 'bad', reason: `${action} without a VM id`, action };
-  if (!/^-?\d+$/.test(vmid))
-    return { kind: 'bad', reason: `${action}: not a VM id: ${describe(vmid)}`, action };
+  if (!VM_ID.test(vmid)) return { kind: 'bad', reason: `${action}: not a VM id: ${describe(vmid)}`, action };
   if (rest.length > 0)
     return { kind: 'bad', reason: `${action}: ${words.length} fields, expected 3`, action, vmid };
   return { kind: 'action', action, vmid, payload: payload ?? '' };
 }
 
+// A word from a bad line, shown safely: non-printable characters as '?', at most 40 characters.
 function describe(word: string): string {
-  const shown = word.length > 40 ? `${word.slice(0, 40)}…` : word;
-  return `'${shown.replace(/[^\x20-\x7E]/g, '?')}'`;
+  const printable = word.replace(/[^\x20-\x7E]/gu, '?');
+  return `'${printable.length > 40 ? `${printable.slice(0, 40)}…` : printable}'`;
 }
 
-// Makes text fit one protocol line: no line breaks or control characters, bounded length.
+// Makes text fit one protocol line: each line trimmed, control characters as spaces, lines joined
+// with '; ', bounded length (never cutting a surrogate pair); '-' when nothing is left.
 export function toOneLine(text: string, max = 2000): string {
   const flat = text
-    .replace(/\s*[\r\n]+\s*/g, '; ')
-    .replace(/[\p{Cc}\u2028\u2029]/gu, ' ')
-    .trim();
-  const bounded = flat.length > max ? `${flat.slice(0, max)}…` : flat;
-  return bounded === '' ? '-' : bounded;
+    .split(/[\r\n]+/)
+    .map((line) => line.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').trim())
+    .filter((line) => line !== '')
+    .join('; ');
+  if (flat === '') return '-';
+  if (flat.length <= max) return flat;
+  const cut = /[\uD800-\uDBFF]/.test(flat.charAt(max - 1)) ? max - 1 : max;
+  return `${flat.slice(0, cut)}…`;
 }
 
 // `<ACTION> SUCCESS|FAILURE <vmid> <info>`.

@@ -7,7 +7,8 @@ import { runWithRetry } from './retry.js';
 import type { CommandResult, HostRunner, RemoteStep } from './runner.js';
 
 function shouldRetry(error: unknown): boolean {
-  if (error instanceof TransportError && ['connect', 'host-key', 'auth'].includes(error.failure)) return false;
+  if (error instanceof TransportError && ['connect', 'host-key', 'auth'].includes(error.failure))
+    return false;
   return isRetryable(error);
 }
 

@@ -1,10 +1,14 @@
 // `npm run bench -- [name…]`: runs the named benchmarks (all by default) and writes bench/results.json.
 import { runColdStartBench } from './cold-start.js';
+import { runDriverThroughputBench } from './driver-throughput.js';
+import { runPollScaleBench } from './poll-scale.js';
 import { runTranslateBench } from './translate.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   translate: runTranslateBench,
   'cold-start': runColdStartBench,
+  'driver-throughput': runDriverThroughputBench,
+  'poll-scale': runPollScaleBench,
 };
 
 const names = process.argv.slice(2);

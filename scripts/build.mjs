@@ -2,12 +2,15 @@
 // Builds dist/: one ESM bundle per entry point with shared chunks, so an executable loads only
 // the modules its command needs. Run by `npm ci`/`npm install` through the `prepare` script.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// Built beside dist/ and swapped in at the end, so that a running executable never sees a half-built
+// or emptied dist/.
+const staging = join(root, 'dist.new');
+rmSync(staging, { recursive: true, force: true });
 
 // ssh2 and others still use require/__dirname: give ESM chunks what CommonJS code expects.
 const banner = [
@@ -21,8 +24,12 @@ const banner = [
 
 await build({
   absWorkingDir: root,
-  entryPoints: { onevmm: 'src/cli/onevmm.ts', remote: 'src/cli/remote-main.ts', one_vmm_exec: 'src/driver/one-vmm-exec.ts' },
-  outdir: 'dist',
+  entryPoints: {
+    onevmm: 'src/cli/onevmm.ts',
+    remote: 'src/cli/remote-main.ts',
+    one_vmm_exec: 'src/driver/one-vmm-exec.ts',
+  },
+  outdir: 'dist.new',
   outExtension: { '.js': '.mjs' },
   bundle: true,
   splitting: true,
@@ -36,3 +43,9 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+const old = join(root, 'dist.old');
+rmSync(old, { recursive: true, force: true });
+if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);
+renameSync(staging, join(root, 'dist'));
+rmSync(old, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // checked to be gone before success is reported.
 import { classifyError } from '../host/classify.js';
 import { OnevmmError } from '../util/errors.js';
+import { showName } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { isStopped, readDomainState } from './domain-state.js';
 
@@ -14,7 +15,7 @@ export interface CancelInput {
 export async function destroyDomain(ctx: ActionContext, host: string, domain: string): Promise<boolean> {
   let destroyed = true;
   try {
-    await ctx.runner.run(host, virsh(ctx, 'destroy domain', ['destroy', domain]));
+    await ctx.runner.run(host, virsh(ctx, 'destroy domain', ['destroy', '--', domain]));
   } catch (error) {
     const kind = classifyError(error);
     if (kind !== 'not-found' && kind !== 'not-running') throw error;
@@ -24,7 +25,7 @@ export async function destroyDomain(ctx: ActionContext, host: string, domain: st
   if (!isStopped(state)) {
     throw new OnevmmError(
       'ACTION',
-      `destroy of ${domain} on ${host} returned, but the domain is still ${state}`,
+      `destroy of ${showName(domain)} on ${host} returned, but the domain is still ${state}`,
     );
   }
   return destroyed;

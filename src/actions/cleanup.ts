@@ -1,5 +1,6 @@
 // cleanup: make sure the domain no longer runs on the host (destroy it if it does); a domain
 // that is already gone is a success. Used after a failed deploy or a cancelled migration.
+import { showName } from '../util/show-value.js';
 import { destroyDomain } from './cancel.js';
 import type { ActionContext } from './context.js';
 
@@ -8,5 +9,5 @@ export async function cleanup(
   input: { readonly host: string; readonly domain: string },
 ): Promise<void> {
   if (await destroyDomain(ctx, input.host, input.domain))
-    ctx.log('I', `destroyed ${input.domain} on ${input.host}`);
+    ctx.log('I', `destroyed ${showName(input.domain)} on ${input.host}`);
 }

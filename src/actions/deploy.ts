@@ -2,6 +2,7 @@
 // A domain that already runs under the same name is not created twice: its UUID is returned.
 import { readXmlRoot } from '../template/read-xml.js';
 import { OnevmmError } from '../util/errors.js';
+import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { readDomainState } from './domain-state.js';
 
@@ -26,6 +27,13 @@ export function readDomainName(domainXml: string): string {
     throw new OnevmmError('ACTION', `domain XML: the root element is <${root.name}>, not <domain>`);
   const name = root.children.find((child) => child.name === 'name')?.text.trim() ?? '';
   if (name === '') throw new OnevmmError('ACTION', 'domain XML: <name> is missing or empty');
+  // A name with line breaks or control characters would break virsh's line-based output.
+  if (/[\p{Cc}\u2028\u2029]/u.test(name)) {
+    throw new OnevmmError(
+      'ACTION',
+      `domain XML: the name ${showValue(name)} contains control characters or line breaks`,
+    );
+  }
   return name;
 }
 
@@ -44,7 +52,7 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
   }
   const state = await readDomainState(ctx, input.host, name);
   if (state !== 'absent' && state !== 'shut off') {
-    ctx.log('I', `domain ${name} already runs on ${input.host}; not creating it again`);
+    ctx.log('I', `domain ${showName(name)} already runs on ${input.host}; not creating it again`);
     return { uuid: await readUuid(ctx, input.host, name), name, created: false };
   }
   await ctx.runner.run(input.host, {
@@ -61,12 +69,12 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
     stdin: input.domainXml,
     signal: ctx.signal,
   });
-  await ctx.runner.run(input.host, virsh(ctx, 'create domain', ['create', input.deploymentFile]));
+  await ctx.runner.run(input.host, virsh(ctx, 'create domain', ['create', '--', input.deploymentFile]));
   return { uuid: await readUuid(ctx, input.host, name), name, created: true };
 }
 
 async function readUuid(ctx: ActionContext, host: string, name: string): Promise<string> {
-  const result = await ctx.runner.run(host, virsh(ctx, 'read domain uuid', ['domuuid', name]));
+  const result = await ctx.runner.run(host, virsh(ctx, 'read domain uuid', ['domuuid', '--', name]));
   const uuid = result.stdout.trim();
   if (!/^[0-9a-f-]{36}$/i.test(uuid))
     throw new OnevmmError('ACTION', `virsh domuuid ${name} on ${host} printed '${uuid}', not a UUID`);

@@ -12,7 +12,7 @@ export async function readDomainState(
   domain: string,
 ): Promise<DomainState> {
   try {
-    const result = await ctx.runner.run(host, virsh(ctx, 'read domain state', ['domstate', domain]));
+    const result = await ctx.runner.run(host, virsh(ctx, 'read domain state', ['domstate', '--', domain]));
     const state = result.stdout.trim().split('\n')[0]?.trim() ?? '';
     if (state === 'in shutdown') return 'shutdown';
     const known = ['running', 'paused', 'shut off', 'crashed', 'pmsuspended'];

@@ -9,6 +9,8 @@ import {
   formatPollLine,
   type CpuSample,
 } from '../monitor/poll-line.js';
+import { OnevmmError } from '../util/errors.js';
+import { showName } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 
 // Keeps the previous CPU sample of each domain (in memory in the driver, in a file for executables).
@@ -41,7 +43,7 @@ function lineFor(ctx: ActionContext, input: PollInput, stats: DomainStats | unde
 }
 
 export async function poll(ctx: ActionContext, input: PollInput): Promise<PollResult> {
-  const args = ['domstats', ...GROUPS, ...(input.domain === undefined ? [] : [input.domain])];
+  const args = ['domstats', ...GROUPS, ...(input.domain === undefined ? [] : ['--', input.domain])];
   let output: string;
   try {
     output = (await ctx.runner.run(input.host, virsh(ctx, 'read domain statistics', args))).stdout;
@@ -54,6 +56,13 @@ export async function poll(ctx: ActionContext, input: PollInput): Promise<PollRe
   const at = ctx.now();
   const all = parseDomstats(output);
   if (input.domain !== undefined) {
+    // virsh answered for the domain but nothing could be read: never report it as gone.
+    if (all[0] === undefined) {
+      throw new OnevmmError(
+        'ACTION',
+        `poll: virsh domstats on ${input.host} answered for ${showName(input.domain)}, but with no statistics onevmm can read`,
+      );
+    }
     const line = lineFor(ctx, input, all[0], at);
     return { line, domains: all.map((stats) => ({ name: stats.name, line })) };
   }

@@ -53,7 +53,7 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
   }
   const dumped = await ctx.runner.run(
     input.host,
-    virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', file]),
+    virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', '--', file]),
   );
   const xml = relocatePaths(dumped.stdout, input.vmId, dirnameOf(file));
   await ctx.runner.run(input.host, {
@@ -65,7 +65,7 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
   const timeoutSeconds = Math.max(ctx.config.commandTimeout, SAVE_RESTORE_TIMEOUT);
   await ctx.runner.run(
     input.host,
-    virsh(ctx, 'restore domain', ['restore', file, '--xml', `${file}.xml`], { timeoutSeconds }),
+    virsh(ctx, 'restore domain', ['restore', '--xml', `${file}.xml`, '--', file], { timeoutSeconds }),
   );
   await ctx.runner.run(input.host, {
     step: 'remove checkpoint',

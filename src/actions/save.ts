@@ -35,6 +35,6 @@ export async function save(ctx: ActionContext, input: SaveInput): Promise<void> 
   const timeoutSeconds = Math.max(ctx.config.commandTimeout, SAVE_RESTORE_TIMEOUT);
   await ctx.runner.run(
     input.host,
-    virsh(ctx, 'save domain', ['save', input.domain, input.checkpointFile], { timeoutSeconds }),
+    virsh(ctx, 'save domain', ['save', '--', input.domain, input.checkpointFile], { timeoutSeconds }),
   );
 }

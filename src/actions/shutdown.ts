@@ -3,6 +3,7 @@
 // is already gone is a success. Returns as soon as the domain is gone.
 import { classifyError } from '../host/classify.js';
 import { OnevmmError } from '../util/errors.js';
+import { showName } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { destroyDomain } from './cancel.js';
 import { isStopped, readDomainState } from './domain-state.js';
@@ -23,7 +24,7 @@ const POLL_MS = 200;
 
 async function pressPowerButton(ctx: ActionContext, input: ShutdownInput): Promise<boolean> {
   try {
-    await ctx.runner.run(input.host, virsh(ctx, 'send ACPI shutdown', ['shutdown', input.domain]));
+    await ctx.runner.run(input.host, virsh(ctx, 'send ACPI shutdown', ['shutdown', '--', input.domain]));
     return true;
   } catch (error) {
     const kind = classifyError(error);
@@ -33,7 +34,10 @@ async function pressPowerButton(ctx: ActionContext, input: ShutdownInput): Promi
 }
 
 async function hasAcpi(ctx: ActionContext, input: ShutdownInput): Promise<boolean> {
-  const xml = await ctx.runner.run(input.host, virsh(ctx, 'read domain XML', ['dumpxml', input.domain]));
+  const xml = await ctx.runner.run(
+    input.host,
+    virsh(ctx, 'read domain XML', ['dumpxml', '--', input.domain]),
+  );
   return /<acpi\s*\/>/.test(xml.stdout);
 }
 
@@ -43,7 +47,7 @@ export async function shutdown(ctx: ActionContext, input: ShutdownInput): Promis
   if (isStopped(await readDomainState(ctx, input.host, input.domain)))
     return { outcome: 'already-gone', seconds: elapsed() };
   if (ctx.config.cancelNoAcpi && !(await hasAcpi(ctx, input))) {
-    ctx.log('I', `${input.domain} has no ACPI and CANCEL_NO_ACPI=yes: destroying it`);
+    ctx.log('I', `${showName(input.domain)} has no ACPI and CANCEL_NO_ACPI=yes: destroying it`);
     await destroyDomain(ctx, input.host, input.domain);
     return { outcome: 'destroyed', seconds: elapsed() };
   }
@@ -58,7 +62,7 @@ export async function shutdown(ctx: ActionContext, input: ShutdownInput): Promis
     if ((ctx.now() - lastPress) / 1000 >= shutdownResend) {
       ctx.log(
         'I',
-        `${input.domain} still running after ${Math.round(elapsed())} s: pressing the power button again`,
+        `${showName(input.domain)} still running after ${Math.round(elapsed())} s: pressing the power button again`,
       );
       if (!(await pressPowerButton(ctx, input))) return { outcome: 'powered-off', seconds: elapsed() };
       lastPress = ctx.now();
@@ -67,12 +71,12 @@ export async function shutdown(ctx: ActionContext, input: ShutdownInput): Promis
   if (!ctx.config.forceDestroy) {
     throw new OnevmmError(
       'TIMEOUT',
-      `Timed out shutting down ${input.domain} on ${input.host} after ${shutdownTimeout} s; it is still running (FORCE_DESTROY=no)`,
+      `Timed out shutting down ${showName(input.domain)} on ${input.host} after ${shutdownTimeout} s; it is still running (FORCE_DESTROY=no)`,
     );
   }
   ctx.log(
     'W',
-    `Timeout shutting down ${input.domain} after ${shutdownTimeout} s: destroying it (FORCE_DESTROY=yes)`,
+    `Timeout shutting down ${showName(input.domain)} after ${shutdownTimeout} s: destroying it (FORCE_DESTROY=yes)`,
   );
   await destroyDomain(ctx, input.host, input.domain);
   return { outcome: 'destroyed', seconds: elapsed() };

@@ -7,9 +7,9 @@ export interface DomainInput {
 }
 
 export async function reboot(ctx: ActionContext, input: DomainInput): Promise<void> {
-  await ctx.runner.run(input.host, virsh(ctx, 'reboot domain', ['reboot', input.domain]));
+  await ctx.runner.run(input.host, virsh(ctx, 'reboot domain', ['reboot', '--', input.domain]));
 }
 
 export async function reset(ctx: ActionContext, input: DomainInput): Promise<void> {
-  await ctx.runner.run(input.host, virsh(ctx, 'reset domain', ['reset', input.domain]));
+  await ctx.runner.run(input.host, virsh(ctx, 'reset domain', ['reset', '--', input.domain]));
 }

@@ -37,6 +37,11 @@ export function createDryRunRunner(
     if (verb === 'destroy' || verb === 'shutdown') running = false;
     if (verb === 'domuuid') return { stdout: `${FAKE_UUID}\n` };
     if (verb === 'dumpxml') return { stdout: '<domain><features><acpi/></features></domain>\n' };
+    if (verb === 'domstats') {
+      // One domain asked (after `--`): a running one; the whole host: none.
+      const asked = call.step.argv.includes('--') ? call.step.argv.at(-1) : undefined;
+      return { stdout: asked === undefined ? '' : `Domain: '${asked}'\n  state.state=1\n  state.reason=1\n` };
+    }
     if (verb === 'save-image-dumpxml') return { stdout: '<domain><name>dry-run</name></domain>\n' };
     return { stdout: '' };
   };

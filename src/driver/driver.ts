@@ -25,7 +25,11 @@ export class Driver {
 
   constructor(deps: DriverDeps) {
     this.deps = deps;
-    this.scheduler = new Scheduler(deps.options.concurrency, deps.options.parallelPerHost);
+    // Per host: at most SSH_MAX_CHANNELS jobs (more would only queue on the connection), and never
+    // every slot, so that one dead host cannot delay the others.
+    const maxChannels = Number(deps.config.vars['SSH_MAX_CHANNELS'] ?? '') || 8;
+    const perHost = Math.max(1, Math.min(maxChannels, deps.options.concurrency - 1));
+    this.scheduler = new Scheduler(deps.options.concurrency, deps.options.parallelPerHost, perHost);
   }
 
   get load(): { readonly running: number; readonly queued: number } {

@@ -19,6 +19,19 @@ function writeLine(line: string): void {
 
 // Runs the driver until FINALIZE (exit 0 once running actions replied) or EOF (exit at once).
 export async function runDriver(argv: readonly string[]): Promise<void> {
+  // A long-lived process: load every action now, so that rebuilding dist/ (an upgrade) while the
+  // driver runs cannot leave it without a module.
+  await Promise.all([
+    import('../actions/deploy.js'),
+    import('../actions/shutdown.js'),
+    import('../actions/cancel.js'),
+    import('../actions/cleanup.js'),
+    import('../actions/simple.js'),
+    import('../actions/save.js'),
+    import('../actions/restore.js'),
+    import('../actions/poll.js'),
+    import('../translate/translate-vm.js'),
+  ]);
   process.stderr.on('error', () => undefined);
   process.stdout.on('error', () => process.exit(1));
   let driver: Driver | undefined;

@@ -21,11 +21,13 @@ export class Scheduler {
   private readonly busyHosts = new Map<string, number>();
   private readonly waiters: (() => void)[] = [];
   private readonly concurrency: number;
-  private readonly parallelPerHost: boolean;
+  private readonly perHostLimit: number;
 
-  constructor(concurrency: number, parallelPerHost: boolean) {
+  // `parallelPerHost` (-p) lets several jobs run on one host, at most `perHostLimit` (default:
+  // all but one slot), so that a dead or hung host never holds every slot.
+  constructor(concurrency: number, parallelPerHost: boolean, perHostLimit = Math.max(1, concurrency - 1)) {
     this.concurrency = concurrency;
-    this.parallelPerHost = parallelPerHost;
+    this.perHostLimit = parallelPerHost ? Math.max(1, Math.min(perHostLimit, concurrency)) : 1;
   }
 
   get size(): { readonly running: number; readonly queued: number } {
@@ -64,7 +66,7 @@ export class Scheduler {
     const { vmid, host } = entry.job;
     // A VM's jobs keep their order: only the first queued job of a VM may start.
     if (vmsSeen.has(vmid) || this.busyVms.has(vmid)) return false;
-    return this.parallelPerHost || host === undefined || !this.busyHosts.has(host);
+    return host === undefined || (this.busyHosts.get(host) ?? 0) < this.perHostLimit;
   }
 
   private pump(): void {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { execOnClient } from './channel-exec.js';
-import { CommandError } from './errors.js';
+import { CommandError, TransportError } from './errors.js';
 import type { CommandResult } from './runner.js';
 import { Semaphore } from './semaphore.js';
 import { defaultIo, openClient } from './ssh-connect.js';
@@ -36,6 +36,7 @@ export class HostConnection {
   private readonly io: ConnectionIo;
   private readonly channels: Semaphore;
   private session: Session | undefined;
+  private lastFailure: { readonly at: number; readonly error: TransportError } | undefined;
   private opened = 0;
 
   constructor(options: HostConnectionOptions, io: ConnectionIo = defaultIo) {
@@ -109,9 +110,13 @@ export class HostConnection {
     session.client.destroy();
   }
 
-  // The ready client, connecting if there is none.
+  // The ready client, connecting if there is none. A host that just failed to connect fails
+  // again at once for a moment, so that queued commands do not each wait out the timeout.
   private connect(step: string): Promise<Client> {
     if (this.session) return this.session.ready;
+    if (this.lastFailure !== undefined && performance.now() - this.lastFailure.at < CONNECT_HOLD_DOWN_MS) {
+      return Promise.reject(this.lastFailure.error);
+    }
     const session = openClient(this.options, this.io, step);
     this.session = session;
     this.opened++;
@@ -119,11 +124,21 @@ export class HostConnection {
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };
-    session.ready.catch(forget);
+    session.ready.then(
+      () => (this.lastFailure = undefined),
+      (error: unknown) => {
+        forget();
+        if (error instanceof TransportError && error.failure === 'connect')
+          this.lastFailure = { at: performance.now(), error };
+      },
+    );
     session.client.on('error', forget).on('end', forget).on('close', forget);
     return session.ready;
   }
 }
+
+// How long a failed connect is remembered (commands in that time fail with the same error).
+const CONNECT_HOLD_DOWN_MS = 2000;
 
 // Waits for `promise` unless the signal aborts first (the promise itself goes on: the connection is shared).
 function untilAborted<T>(

@@ -27,3 +27,8 @@ export function showValue(value: string): string {
   }
   return `'${shown}'`;
 }
+
+// A name (domain, host) as is when it is plain, else quoted and escaped like showValue().
+export function showName(name: string): string {
+  return /^[\w.:@+-]+$/.test(name) ? name : showValue(name);
+}

@@ -22,19 +22,19 @@ describe('deploy', () => {
   it('writes the XML through the fixed sh -c script (XML on stdin), creates the domain and returns its UUID', async () => {
     const { ctx, runner, logs } = createTestContext();
     runner
-      .reply('domstate one-5', recorded('domstate-missing', 'one-5'))
+      .reply('domstate -- one-5', recorded('domstate-missing', 'one-5'))
       .reply("sh -c 'mkdir", {})
       .reply('create ', { stdout: `Domain 'one-5' created from ${FILE}\n\n` })
-      .reply('domuuid one-5', recorded('domuuid'));
+      .reply('domuuid -- one-5', recorded('domuuid'));
 
     const result = await deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: FILE });
 
     expect(result).toEqual({ uuid: UUID, name: 'one-5', created: true });
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate -- one-5',
       WRITE,
-      `LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system create ${FILE}`,
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domuuid one-5',
+      `LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system create -- ${FILE}`,
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domuuid -- one-5',
     ]);
     expect(runner.calls.map((call) => call.host)).toEqual(['node1', 'node1', 'node1', 'node1']);
     // The XML travels on stdin, exactly as given, and never in the command line.
@@ -47,18 +47,18 @@ describe('deploy', () => {
   it('creates the domain again when a persistent domain of that name is shut off', async () => {
     const { ctx, runner } = createTestContext();
     runner
-      .reply('domstate one-5', recorded('domstate-shut-off'))
-      .reply('domuuid one-5', recorded('domuuid'))
+      .reply('domstate -- one-5', recorded('domstate-shut-off'))
+      .reply('domuuid -- one-5', recorded('domuuid'))
       .reply(() => true, {});
 
     const result = await deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: FILE });
 
     expect(result.created).toBe(true);
     expect(runner.commands()).toEqual([
-      `${VIRSH} domstate one-5`,
+      `${VIRSH} domstate -- one-5`,
       WRITE,
-      `${VIRSH} create ${FILE}`,
-      `${VIRSH} domuuid one-5`,
+      `${VIRSH} create -- ${FILE}`,
+      `${VIRSH} domuuid -- one-5`,
     ]);
   });
 
@@ -67,12 +67,12 @@ describe('deploy', () => {
     ['paused', recorded('domstate-paused')],
   ])('does not create a domain that is already %s: returns its UUID', async (_state, reply) => {
     const { ctx, runner, logs } = createTestContext();
-    runner.reply('domstate one-5', reply).reply('domuuid one-5', recorded('domuuid'));
+    runner.reply('domstate -- one-5', reply).reply('domuuid -- one-5', recorded('domuuid'));
 
     const result = await deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: FILE });
 
     expect(result).toEqual({ uuid: UUID, name: 'one-5', created: false });
-    expect(runner.commands()).toEqual([`${VIRSH} domstate one-5`, `${VIRSH} domuuid one-5`]);
+    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-5`, `${VIRSH} domuuid -- one-5`]);
     expect(logs).toEqual([['I', 'domain one-5 already runs on node1; not creating it again']]);
   });
 
@@ -88,7 +88,7 @@ describe('deploy', () => {
 
     expect(runner.commands().slice(1, 3)).toEqual([
       `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one/datastores/0/5 '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
-      `${VIRSH} create '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
+      `${VIRSH} create -- '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
     ]);
   });
 
@@ -151,7 +151,7 @@ describe('deploy', () => {
     await expect(failure).rejects.toThrow(
       `create domain failed on node1: exit code 1: error: Failed to create domain from ${FILE}; error: Cannot access storage file`,
     );
-    expect(runner.commands()).toEqual([`${VIRSH} domstate one-5`, WRITE, `${VIRSH} create ${FILE}`]);
+    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-5`, WRITE, `${VIRSH} create -- ${FILE}`]);
   });
 
   it('does not write or create anything when the host cannot be asked', async () => {
@@ -161,7 +161,7 @@ describe('deploy', () => {
     await expect(deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: FILE })).rejects.toThrow(
       /failed to connect to the hypervisor/,
     );
-    expect(runner.commands()).toEqual([`${VIRSH} domstate one-5`]);
+    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-5`]);
   });
 
   it('does not write or create anything when ssh cannot reach the host', async () => {
@@ -174,7 +174,7 @@ describe('deploy', () => {
     await expect(deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: FILE })).rejects.toBeInstanceOf(
       TransportError,
     );
-    expect(runner.commands()).toEqual([`${VIRSH} domstate one-5`]);
+    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-5`]);
   });
 
   it('fails when domuuid prints something that is not a UUID', async () => {

@@ -5,7 +5,7 @@ import { createTestContext, recorded } from './helpers.js';
 
 async function stateFor(stdout: string): Promise<DomainState> {
   const { ctx, runner } = createTestContext();
-  runner.reply('domstate one-5', { stdout });
+  runner.reply('domstate -- one-5', { stdout });
   return readDomainState(ctx, 'node1', 'one-5');
 }
 
@@ -16,7 +16,7 @@ describe('readDomainState', () => {
 
     expect(await readDomainState(ctx, 'node1', 'one-5')).toBe('running');
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate -- one-5',
     ]);
   });
 

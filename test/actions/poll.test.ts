@@ -29,7 +29,7 @@ describe('poll of one VM', () => {
     const result = await poll(ctx, { host: 'node1', domain: 'one-5' });
 
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstats --state --cpu-total --balloon --interface --block --nowait one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstats --state --cpu-total --balloon --interface --block --nowait -- one-5',
     ]);
     expect(result.line).toBe(`STATE=a CPU=0 ${ONE_5_REST}`);
     expect(result.domains).toEqual([{ name: 'one-5', line: result.line }]);

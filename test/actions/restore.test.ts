@@ -80,9 +80,9 @@ describe('restore', () => {
     await restore(ctx, { host: 'node1', checkpointFile: CHECKPOINT, vmId: 7 });
 
     expect(runner.commands()).toEqual([
-      `LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system save-image-dumpxml ${CHECKPOINT}`,
+      `LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system save-image-dumpxml -- ${CHECKPOINT}`,
       `LC_ALL=C timeout --kill-after=5s 60s sh -c 'cat > "$1"' sh ${CHECKPOINT}.xml`,
-      `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system restore ${CHECKPOINT} --xml ${CHECKPOINT}.xml`,
+      `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system restore --xml ${CHECKPOINT}.xml -- ${CHECKPOINT}`,
       `LC_ALL=C timeout --kill-after=5s 60s rm -f -- ${CHECKPOINT} ${CHECKPOINT}.xml`,
     ]);
     expect(runner.calls.every((call) => call.host === 'node1')).toBe(true);
@@ -117,7 +117,7 @@ describe('restore', () => {
     await expect(restore(ctx, { host: 'node1', checkpointFile: CHECKPOINT, vmId: 7 })).rejects.toThrow(
       /read checkpoint XML failed on node1: exit code 1: error: cannot read domain image/,
     );
-    expect(runner.commands()).toEqual([`${VIRSH} save-image-dumpxml ${CHECKPOINT}`]);
+    expect(runner.commands()).toEqual([`${VIRSH} save-image-dumpxml -- ${CHECKPOINT}`]);
   });
 
   // BUG: a relative checkpoint path is not refused; its "directory" is computed as the first

@@ -35,13 +35,13 @@ describe('save', () => {
     const { ctx, runner } = createTestContext();
     runner
       .reply("sh -c 'if", {})
-      .reply('save one-7', { stdout: `\nDomain 'one-7' saved to ${CHECKPOINT}\n\n` });
+      .reply('save -- one-7', { stdout: `\nDomain 'one-7' saved to ${CHECKPOINT}\n\n` });
 
     await save(ctx, { host: 'node1', domain: 'one-7', checkpointFile: CHECKPOINT });
 
     expect(runner.commands()).toEqual([
       `LC_ALL=C timeout --kill-after=5s 60s sh -c '${PREPARE_SCRIPT}' sh ${CHECKPOINT}`,
-      `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system save one-7 ${CHECKPOINT}`,
+      `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system save -- one-7 ${CHECKPOINT}`,
     ]);
     expect(runner.calls.map((call) => call.host)).toEqual(['node1', 'node1']);
   });
@@ -61,14 +61,14 @@ describe('save', () => {
 
   it('fails with virsh’s message when the save fails', async () => {
     const { ctx, runner } = createTestContext();
-    runner.reply("sh -c 'if", {}).reply('save one-7', recorded('domstate-missing', 'one-7'));
+    runner.reply("sh -c 'if", {}).reply('save -- one-7', recorded('domstate-missing', 'one-7'));
 
     await expect(save(ctx, { host: 'node1', domain: 'one-7', checkpointFile: CHECKPOINT })).rejects.toThrow(
       "save domain failed on node1: exit code 1: error: failed to get domain 'one-7'",
     );
     expect(runner.commands()).toEqual([
       expect.stringContaining('sh -c'),
-      `${VIRSH.replace(' 60s ', ' 900s ')} save one-7 ${CHECKPOINT}`,
+      `${VIRSH.replace(' 60s ', ' 900s ')} save -- one-7 ${CHECKPOINT}`,
     ]);
   });
 

@@ -6,8 +6,8 @@ import { OnevmmError } from '../../src/util/errors.js';
 import { createTestContext, recorded, VIRSH, type FakeClock } from './helpers.js';
 
 const input = { host: 'node1', domain: 'one-5' };
-const DOMSTATE = `${VIRSH} domstate one-5`;
-const SHUTDOWN = `${VIRSH} shutdown one-5`;
+const DOMSTATE = `${VIRSH} domstate -- one-5`;
+const SHUTDOWN = `${VIRSH} shutdown -- one-5`;
 
 // domstate replies: `running` for the first `runningPolls` calls, then the domain is gone.
 function goneAfter(runningPolls: number): FakeReply {
@@ -39,8 +39,8 @@ describe('shutdown', () => {
     // One domstate before, then 3 polls still running and the 4th finds it gone.
     expect(result).toEqual({ outcome: 'powered-off', seconds: 0.8 });
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate one-5',
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system shutdown one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system domstate -- one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system shutdown -- one-5',
       DOMSTATE,
       DOMSTATE,
       DOMSTATE,
@@ -94,7 +94,7 @@ describe('shutdown', () => {
     const result = await shutdown(ctx, input);
 
     expect(result.outcome).toBe('powered-off');
-    expect(timesOf(sent, 'shutdown one-5')).toEqual([0, 10, 20, 30]);
+    expect(timesOf(sent, 'shutdown -- one-5')).toEqual([0, 10, 20, 30]);
     expect(runner.commands().filter((command) => command === SHUTDOWN)).toHaveLength(4);
     expect(logs).toEqual([
       ['I', 'one-5 still running after 10 s: pressing the power button again'],
@@ -125,7 +125,7 @@ describe('shutdown', () => {
     expect(result).toEqual({ outcome: 'destroyed', seconds: 30 });
     expect(clock.elapsed()).toBe(30_000);
     const commands = runner.commands();
-    expect(commands.slice(-3)).toEqual([DOMSTATE, `${VIRSH} destroy one-5`, DOMSTATE]);
+    expect(commands.slice(-3)).toEqual([DOMSTATE, `${VIRSH} destroy -- one-5`, DOMSTATE]);
     expect(commands.filter((command) => command === SHUTDOWN)).toHaveLength(3);
     // 1 check before, 150 polls of 200 ms, 1 check after the destroy.
     expect(commands.filter((command) => command === DOMSTATE)).toHaveLength(152);
@@ -199,8 +199,8 @@ describe('shutdown', () => {
       .reply('domstate', () =>
         destroyed ? recorded('domstate-missing', 'one-5') : recorded('domstate-running'),
       )
-      .reply('dumpxml one-5', recorded('dumpxml-no-acpi'))
-      .reply('destroy one-5', () => {
+      .reply('dumpxml -- one-5', recorded('dumpxml-no-acpi'))
+      .reply('destroy -- one-5', () => {
         destroyed = true;
         return recorded('destroy-running');
       });
@@ -208,8 +208,8 @@ describe('shutdown', () => {
     expect(await shutdown(ctx, input)).toEqual({ outcome: 'destroyed', seconds: 0 });
     expect(runner.commands()).toEqual([
       DOMSTATE,
-      `${VIRSH} dumpxml one-5`,
-      `${VIRSH} destroy one-5`,
+      `${VIRSH} dumpxml -- one-5`,
+      `${VIRSH} destroy -- one-5`,
       DOMSTATE,
     ]);
     expect(logs).toEqual([['I', 'one-5 has no ACPI and CANCEL_NO_ACPI=yes: destroying it']]);
@@ -219,11 +219,11 @@ describe('shutdown', () => {
     const { ctx, runner } = createTestContext({ CANCEL_NO_ACPI: 'yes' });
     runner
       .reply('domstate', goneAfter(2))
-      .reply('dumpxml one-5', recorded('dumpxml-acpi'))
+      .reply('dumpxml -- one-5', recorded('dumpxml-acpi'))
       .reply('shutdown', recorded('shutdown-running'));
 
     expect((await shutdown(ctx, input)).outcome).toBe('powered-off');
-    expect(runner.commands()).toEqual([DOMSTATE, `${VIRSH} dumpxml one-5`, SHUTDOWN, DOMSTATE, DOMSTATE]);
+    expect(runner.commands()).toEqual([DOMSTATE, `${VIRSH} dumpxml -- one-5`, SHUTDOWN, DOMSTATE, DOMSTATE]);
   });
 
   it('does not read the domain XML when CANCEL_NO_ACPI is not set', async () => {

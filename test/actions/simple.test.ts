@@ -7,23 +7,23 @@ const input = { host: 'node1', domain: 'one-5' };
 describe('reboot and reset', () => {
   it('reboot sends one `virsh reboot`', async () => {
     const { ctx, runner } = createTestContext();
-    runner.reply('reboot one-5', { stdout: "Domain 'one-5' is being rebooted\n\n" });
+    runner.reply('reboot -- one-5', { stdout: "Domain 'one-5' is being rebooted\n\n" });
 
     await reboot(ctx, input);
 
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system reboot one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system reboot -- one-5',
     ]);
   });
 
   it('reset sends one `virsh reset`', async () => {
     const { ctx, runner } = createTestContext();
-    runner.reply('reset one-5', { stdout: "Domain 'one-5' was reset\n\n" });
+    runner.reply('reset -- one-5', { stdout: "Domain 'one-5' was reset\n\n" });
 
     await reset(ctx, input);
 
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system reset one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system reset -- one-5',
     ]);
   });
 
@@ -34,7 +34,7 @@ describe('reboot and reset', () => {
     await reboot(ctx, input);
 
     expect(runner.commands()).toEqual([
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu+tcp://localhost/system reboot one-5',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu+tcp://localhost/system reboot -- one-5',
     ]);
   });
 

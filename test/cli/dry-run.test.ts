@@ -149,14 +149,14 @@ describe('actions on the dry-run runner', () => {
       seconds: 0.2,
     });
     expect(clock.sleeps).toEqual([200]);
-    expect(io.text()).toContain(`${VIRSH} shutdown one-5\n`);
+    expect(io.text()).toContain(`${VIRSH} shutdown -- one-5\n`);
   });
 
   it('shutdown with CANCEL_NO_ACPI=yes reads the XML, finds ACPI and uses it', async () => {
     const { ctx, io } = contextWith(true, { CANCEL_NO_ACPI: 'yes' });
 
     expect((await shutdown(ctx, { host: 'node1', domain: 'one-5' })).outcome).toBe('powered-off');
-    expect(io.text()).toContain(`${VIRSH} dumpxml one-5\n`);
+    expect(io.text()).toContain(`${VIRSH} dumpxml -- one-5\n`);
     expect(io.text()).not.toContain(' destroy ');
   });
 

@@ -168,15 +168,15 @@ describe('runRemoteAction --dry-run', () => {
     expect(result.stdout).toBe(
       [
         '# read domain state, on node1:',
-        `${VIRSH} domstate one-42`,
+        `${VIRSH} domstate -- one-42`,
         '# write deployment file, on node1:',
         `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one//datastores/0/42 ${file}`,
         '# stdin:',
         `${xml}`,
         '# create domain, on node1:',
-        `${VIRSH} create ${file}`,
+        `${VIRSH} create -- ${file}`,
         '# read domain uuid, on node1:',
-        `${VIRSH} domuuid one-42`,
+        `${VIRSH} domuuid -- one-42`,
         '00000000-0000-0000-0000-000000000000',
         '',
       ].join('\n'),
@@ -203,10 +203,10 @@ describe('runRemoteAction --dry-run', () => {
     const flag = await run('deploy', ...args, '--kvmrc', fromFlag);
 
     expect(commandsOf(env.stdout)[0]).toBe(
-      'LC_ALL=C timeout --kill-after=5s 90s virsh --connect qemu+tcp://env/system domstate one-42',
+      'LC_ALL=C timeout --kill-after=5s 90s virsh --connect qemu+tcp://env/system domstate -- one-42',
     );
     expect(commandsOf(flag.stdout)[0]).toBe(
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu+tcp://flag/system domstate one-42',
+      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu+tcp://flag/system domstate -- one-42',
     );
   });
 
@@ -217,11 +217,11 @@ describe('runRemoteAction --dry-run', () => {
       code: 0,
       stdout: [
         '# read domain state, on node1:',
-        `${VIRSH} domstate one-5`,
+        `${VIRSH} domstate -- one-5`,
         '# send ACPI shutdown, on node1:',
-        `${VIRSH} shutdown one-5`,
+        `${VIRSH} shutdown -- one-5`,
         '# read domain state, on node1:',
-        `${VIRSH} domstate one-5`,
+        `${VIRSH} domstate -- one-5`,
         '',
       ].join('\n'),
       stderr: [],
@@ -236,11 +236,13 @@ describe('runRemoteAction --dry-run', () => {
 
     expect(saved.code).toBe(0);
     expect(hostsOf(saved.stdout)).toEqual(['node1', 'node1']);
-    expect(commandsOf(saved.stdout)[1]).toBe(`${VIRSH.replace(' 60s ', ' 900s ')} save one-7 ${checkpoint}`);
+    expect(commandsOf(saved.stdout)[1]).toBe(
+      `${VIRSH.replace(' 60s ', ' 900s ')} save -- one-7 ${checkpoint}`,
+    );
     expect(restored.code).toBe(0);
     expect(hostsOf(restored.stdout)).toEqual(['node1', 'node1', 'node1', 'node1']);
     expect(commandsOf(restored.stdout)[2]).toBe(
-      `${VIRSH.replace(' 60s ', ' 900s ')} restore ${checkpoint} --xml ${checkpoint}.xml`,
+      `${VIRSH.replace(' 60s ', ' 900s ')} restore --xml ${checkpoint}.xml -- ${checkpoint}`,
     );
   });
 

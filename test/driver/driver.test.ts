@@ -69,10 +69,10 @@ describe('Driver: DEPLOY', () => {
 
     expect(lines).toEqual(['INIT SUCCESS - -', `DEPLOY SUCCESS 42 ${UUID_42}`]);
     expect(runner.commands('node2')).toEqual([
-      `${VIRSH} domstate one-42`,
+      `${VIRSH} domstate -- one-42`,
       WRITE_42,
-      `${VIRSH} create ${DEPLOY_FILE_42}`,
-      `${VIRSH} domuuid one-42`,
+      `${VIRSH} create -- ${DEPLOY_FILE_42}`,
+      `${VIRSH} domuuid -- one-42`,
     ]);
     expect(runner.calls).toHaveLength(4);
   });
@@ -99,8 +99,8 @@ describe('Driver: DEPLOY', () => {
 
   it('returns the UUID of a domain that already runs, without creating it again (with a LOG line)', async () => {
     const runner = new FakeRunner()
-      .reply('domstate one-42', recorded('domstate-running'))
-      .reply('domuuid one-42', { stdout: `${UUID_42}\n` });
+      .reply('domstate -- one-42', recorded('domstate-running'))
+      .reply('domuuid -- one-42', { stdout: `${UUID_42}\n` });
 
     const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)]);
 
@@ -108,7 +108,7 @@ describe('Driver: DEPLOY', () => {
       'LOG I 42 domain one-42 already runs on node2; not creating it again',
       `DEPLOY SUCCESS 42 ${UUID_42}`,
     ]);
-    expect(runner.commands()).toEqual([`${VIRSH} domstate one-42`, `${VIRSH} domuuid one-42`]);
+    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-42`, `${VIRSH} domuuid -- one-42`]);
   });
 
   it('with DEPLOYMENT_SOURCE=oned, deploys the file oned wrote (LOCAL_DEPLOYMENT_FILE)', async () => {
@@ -136,9 +136,9 @@ describe('Driver: DEPLOY', () => {
 
   it("replies FAILURE naming the step, the host and libvirt's message when `virsh create` fails", async () => {
     const runner = new FakeRunner()
-      .reply('domstate one-42', recorded('domstate-missing', 'one-42'))
+      .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'))
       .reply("sh -c 'mkdir", {})
-      .reply(`create ${DEPLOY_FILE_42}`, {
+      .reply(`create -- ${DEPLOY_FILE_42}`, {
         exitCode: 1,
         stderr: `error: Failed to create domain from ${DEPLOY_FILE_42}\nerror: Cannot access storage file '/var/lib/one//datastores/100/42/disk.0': No such file or directory\n`,
       });
@@ -155,26 +155,26 @@ describe('Driver: other actions', () => {
   it('SHUTDOWN: power button, polls the state, SUCCESS once the domain is gone', async () => {
     const runner = new FakeRunner()
       .reply(
-        'domstate one-42',
+        'domstate -- one-42',
         recorded('domstate-running'),
         recorded('domstate-running'),
         recorded('domstate-missing', 'one-42'),
       )
-      .reply('shutdown one-42', recorded('shutdown-running', 'one-42'));
+      .reply('shutdown -- one-42', recorded('shutdown-running', 'one-42'));
 
     const lines = await transcript(runner, [requestLine('SHUTDOWN', 42, NODE1_42)]);
 
     expect(lines).toEqual(['SHUTDOWN SUCCESS 42 -']);
     expect(runner.commands('node1')).toEqual([
-      `${VIRSH} domstate one-42`,
-      `${VIRSH} shutdown one-42`,
-      `${VIRSH} domstate one-42`,
-      `${VIRSH} domstate one-42`,
+      `${VIRSH} domstate -- one-42`,
+      `${VIRSH} shutdown -- one-42`,
+      `${VIRSH} domstate -- one-42`,
+      `${VIRSH} domstate -- one-42`,
     ]);
   });
 
   it('SHUTDOWN of a domain that is already gone succeeds at once', async () => {
-    const runner = new FakeRunner().reply('domstate one-42', recorded('domstate-missing', 'one-42'));
+    const runner = new FakeRunner().reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('SHUTDOWN', 42, NODE1_42)])).toEqual([
       'SHUTDOWN SUCCESS 42 -',
@@ -182,7 +182,7 @@ describe('Driver: other actions', () => {
   });
 
   it('SHUTDOWN uses one-<vmid> when the payload has no DEPLOY_ID', async () => {
-    const runner = new FakeRunner().reply('domstate one-9', recorded('domstate-missing', 'one-9'));
+    const runner = new FakeRunner().reply('domstate -- one-9', recorded('domstate-missing', 'one-9'));
 
     expect(await transcript(runner, [requestLine('SHUTDOWN', 9, actionData({ host: 'node1' }))])).toEqual([
       'SHUTDOWN SUCCESS 9 -',
@@ -191,17 +191,17 @@ describe('Driver: other actions', () => {
 
   it('CANCEL: virsh destroy, checks the domain is gone', async () => {
     const runner = new FakeRunner()
-      .reply('destroy one-42', recorded('destroy-running', 'one-42'))
-      .reply('domstate one-42', recorded('domstate-missing', 'one-42'));
+      .reply('destroy -- one-42', recorded('destroy-running', 'one-42'))
+      .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual(['CANCEL SUCCESS 42 -']);
-    expect(runner.commands()).toEqual([`${VIRSH} destroy one-42`, `${VIRSH} domstate one-42`]);
+    expect(runner.commands()).toEqual([`${VIRSH} destroy -- one-42`, `${VIRSH} domstate -- one-42`]);
   });
 
   it('CANCEL of a domain libvirt does not know succeeds', async () => {
     const runner = new FakeRunner()
-      .reply('destroy one-42', recorded('destroy-missing', 'one-42'))
-      .reply('domstate one-42', recorded('domstate-missing', 'one-42'));
+      .reply('destroy -- one-42', recorded('destroy-missing', 'one-42'))
+      .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual(['CANCEL SUCCESS 42 -']);
   });
@@ -210,18 +210,18 @@ describe('Driver: other actions', () => {
     ['REBOOT', 'reboot'],
     ['RESET', 'reset'],
   ])('%s: one `virsh %s`', async (action, command) => {
-    const runner = new FakeRunner().reply(`${command} one-42`, {
+    const runner = new FakeRunner().reply(`${command} -- one-42`, {
       stdout: `Domain 'one-42' is being ${command}\n`,
     });
 
     expect(await transcript(runner, [requestLine(action, 42, NODE1_42)])).toEqual([`${action} SUCCESS 42 -`]);
-    expect(runner.commands('node1')).toEqual([`${VIRSH} ${command} one-42`]);
+    expect(runner.commands('node1')).toEqual([`${VIRSH} ${command} -- one-42`]);
   });
 
   it('SAVE: moves an old checkpoint aside, then `virsh save`', async () => {
     const runner = new FakeRunner()
       .reply('prepare', {})
-      .reply(`save one-42 ${CHECKPOINT_7}`, { stdout: `Domain 'one-42' saved to ${CHECKPOINT_7}\n` })
+      .reply(`save -- one-42 ${CHECKPOINT_7}`, { stdout: `Domain 'one-42' saved to ${CHECKPOINT_7}\n` })
       .reply(() => true, {});
 
     const lines = await transcript(runner, [
@@ -235,7 +235,7 @@ describe('Driver: other actions', () => {
     expect(lines).toEqual(['SAVE SUCCESS 42 -']);
     expect(runner.calls.map((call) => call.step.step)).toEqual(['prepare checkpoint file', 'save domain']);
     expect(runner.commands().map(withoutLimits)[1]).toBe(
-      `virsh --connect qemu:///system save one-42 ${CHECKPOINT_7}`,
+      `virsh --connect qemu:///system save -- one-42 ${CHECKPOINT_7}`,
     );
   });
 
@@ -263,9 +263,9 @@ describe('Driver: other actions', () => {
 
     expect(lines).toEqual(['RESTORE SUCCESS 7 -']);
     expect(runner.commands().map(withoutLimits)).toEqual([
-      `virsh --connect qemu:///system save-image-dumpxml ${CHECKPOINT_7}`,
+      `virsh --connect qemu:///system save-image-dumpxml -- ${CHECKPOINT_7}`,
       `sh -c 'cat > "$1"' sh ${CHECKPOINT_7}.xml`,
-      `virsh --connect qemu:///system restore ${CHECKPOINT_7} --xml ${CHECKPOINT_7}.xml`,
+      `virsh --connect qemu:///system restore --xml ${CHECKPOINT_7}.xml -- ${CHECKPOINT_7}`,
       `rm -f -- ${CHECKPOINT_7} ${CHECKPOINT_7}.xml`,
     ]);
     expect(runner.calls[1]?.step.stdin).toContain('<name>one-7</name>');
@@ -284,7 +284,7 @@ describe('Driver: other actions', () => {
       'POLL SUCCESS 5 STATE=a CPU=0 MEMORY=428316 NETRX=19156625 NETTX=1372180 DISKRDBYTES=272944128 DISKWRBYTES=38805504 DISKRDIOPS=10053 DISKWRIOPS=2117',
     ]);
     expect(runner.commands()).toEqual([
-      `${VIRSH} domstats --state --cpu-total --balloon --interface --block --nowait one-5`,
+      `${VIRSH} domstats --state --cpu-total --balloon --interface --block --nowait -- one-5`,
     ]);
   });
 
@@ -308,8 +308,8 @@ describe('Driver: other actions', () => {
 
   it('CLEANUP: destroys a running domain, logs it, succeeds', async () => {
     const runner = new FakeRunner()
-      .reply('destroy one-42', recorded('destroy-running', 'one-42'))
-      .reply('domstate one-42', recorded('domstate-missing', 'one-42'));
+      .reply('destroy -- one-42', recorded('destroy-running', 'one-42'))
+      .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('CLEANUP', 42, NODE1_42)])).toEqual([
       'LOG I 42 destroyed one-42 on node1',
@@ -320,7 +320,7 @@ describe('Driver: other actions', () => {
 
 describe('Driver: failures', () => {
   it("a failing virsh gives one FAILURE line naming host, step and libvirt's message, without ExitCode markers", async () => {
-    const runner = new FakeRunner().reply('reboot one-42', {
+    const runner = new FakeRunner().reply('reboot -- one-42', {
       exitCode: 1,
       stdout: '\n',
       stderr:
@@ -478,7 +478,7 @@ describe('Driver: failures', () => {
   });
 
   it('times out an action after -w seconds: FAILURE "timed out…", and its command is aborted', async () => {
-    const runner = new FakeRunner().reply('reboot one-42', hangUntilAborted());
+    const runner = new FakeRunner().reply('reboot -- one-42', hangUntilAborted());
     const started = Date.now();
 
     const lines = await transcript(runner, [requestLine('REBOOT', 42, NODE1_42)], {
@@ -491,7 +491,7 @@ describe('Driver: failures', () => {
   });
 
   it('an action that ends in time is not affected by -w', async () => {
-    const runner = new FakeRunner().reply('reset one-42', {});
+    const runner = new FakeRunner().reply('reset -- one-42', {});
 
     expect(
       await transcript(runner, [requestLine('RESET', 42, NODE1_42)], { args: '-t 15 -r 0 -w 30 kvm' }),
@@ -502,8 +502,8 @@ describe('Driver: failures', () => {
 describe('Driver: DRIVER_CANCEL', () => {
   it('aborts a running SHUTDOWN: its command is killed, "SHUTDOWN FAILURE <id> cancelled" plus a LOG line', async () => {
     const runner = new FakeRunner()
-      .reply('domstate one-42', recorded('domstate-running'))
-      .reply('shutdown one-42', hangUntilAborted());
+      .reply('domstate -- one-42', recorded('domstate-running'))
+      .reply('shutdown -- one-42', hangUntilAborted());
     const harness = createDriver({ runner });
 
     harness.feed(requestLine('SHUTDOWN', 42, NODE1_42));
@@ -520,8 +520,8 @@ describe('Driver: DRIVER_CANCEL', () => {
 
   it('ends a long shutdown loop at once (the wait between polls is aborted)', async () => {
     const runner = new FakeRunner()
-      .reply('domstate one-42', recorded('domstate-running'))
-      .reply('shutdown one-42', recorded('shutdown-running', 'one-42'));
+      .reply('domstate -- one-42', recorded('domstate-running'))
+      .reply('shutdown -- one-42', recorded('shutdown-running', 'one-42'));
     const harness = createDriver({ runner, vars: { SHUTDOWN_TIMEOUT: '600' } });
 
     harness.feed(requestLine('SHUTDOWN', 42, NODE1_42));
@@ -544,8 +544,8 @@ describe('Driver: DRIVER_CANCEL', () => {
   it("drops the VM's queued actions (each gets FAILURE cancelled) and leaves other VMs alone", async () => {
     const hold = deferredReply();
     const runner = new FakeRunner()
-      .reply('reboot one-42', hangUntilAborted())
-      .reply('reboot one-43', hold.reply)
+      .reply('reboot -- one-42', hangUntilAborted())
+      .reply('reboot -- one-43', hold.reply)
       .reply(() => true, {});
     const harness = createDriver({ runner, args: '-t 15 -r 0 kvm -p' });
 
@@ -568,7 +568,7 @@ describe('Driver: DRIVER_CANCEL', () => {
       'REBOOT FAILURE 42 cancelled',
       'REBOOT SUCCESS 43 -',
     ]);
-    expect(runner.commands().filter((c) => c.includes('one-42'))).toEqual([`${VIRSH} reboot one-42`]);
+    expect(runner.commands().filter((c) => c.includes('one-42'))).toEqual([`${VIRSH} reboot -- one-42`]);
   });
 
   it('acknowledges a DRIVER_CANCEL for a VM with nothing running with one LOG line', async () => {
@@ -578,7 +578,9 @@ describe('Driver: DRIVER_CANCEL', () => {
   });
 
   it("runs the VM's next action normally after a cancel", async () => {
-    const runner = new FakeRunner().reply('reboot one-42', hangUntilAborted()).reply('reset one-42', {});
+    const runner = new FakeRunner()
+      .reply('reboot -- one-42', hangUntilAborted())
+      .reply('reset -- one-42', {});
     const harness = createDriver({ runner });
 
     harness.feed(requestLine('REBOOT', 42, NODE1_42));
@@ -593,12 +595,12 @@ describe('Driver: DRIVER_CANCEL', () => {
 describe('Driver: scheduling', () => {
   it("runs a VM's actions in arrival order", async () => {
     const first = deferredReply();
-    const runner = new FakeRunner().reply('reboot one-42', first.reply).reply('reset one-42', {});
+    const runner = new FakeRunner().reply('reboot -- one-42', first.reply).reply('reset -- one-42', {});
     const harness = createDriver({ runner });
 
     harness.feed(requestLine('REBOOT', 42, NODE1_42), requestLine('RESET', 42, NODE1_42));
     await flush();
-    expect(runner.commands()).toEqual([`${VIRSH} reboot one-42`]);
+    expect(runner.commands()).toEqual([`${VIRSH} reboot -- one-42`]);
     first.release();
     await harness.driver.finish();
 
@@ -607,7 +609,7 @@ describe('Driver: scheduling', () => {
 
   it('without -p, one action per host at a time; a stuck host does not delay others', async () => {
     const stuck = deferredReply();
-    const runner = new FakeRunner().reply('reboot one-1', stuck.reply).reply(() => true, {});
+    const runner = new FakeRunner().reply('reboot -- one-1', stuck.reply).reply(() => true, {});
     const harness = createDriver({ runner, args: '-t 15 -r 0 kvm' });
 
     harness.feed(
@@ -617,7 +619,7 @@ describe('Driver: scheduling', () => {
     );
     await harness.waitFor('REBOOT SUCCESS 3');
     expect(harness.lines).toEqual(['REBOOT SUCCESS 3 -']);
-    expect(runner.commands('node1')).toEqual([`${VIRSH} reboot one-1`]);
+    expect(runner.commands('node1')).toEqual([`${VIRSH} reboot -- one-1`]);
     stuck.release();
     await harness.driver.finish();
 
@@ -662,7 +664,7 @@ describe('Driver: scheduling', () => {
 describe('Driver: FINALIZE', () => {
   it('returns "finalize" and finish() resolves only after the running actions replied', async () => {
     const held = deferredReply();
-    const runner = new FakeRunner().reply('reboot one-42', held.reply);
+    const runner = new FakeRunner().reply('reboot -- one-42', held.reply);
     const harness = createDriver({ runner });
 
     harness.feed(requestLine('REBOOT', 42, NODE1_42));
@@ -708,7 +710,7 @@ describe('Driver with -r (withRetries)', () => {
     ['a lost connection', lost()],
     ['libvirtd restarting', libvirtdDown],
   ])('retries a transport failure (%s) and succeeds', async (_what, first) => {
-    const runner = new FakeRunner().reply('reset one-42', first, {});
+    const runner = new FakeRunner().reply('reset -- one-42', first, {});
 
     const lines = await transcript(runner, [requestLine('RESET', 42, NODE1_42)], {
       wrapRunner: (fake) => withRetries(fake, 1, 1),
@@ -719,7 +721,7 @@ describe('Driver with -r (withRetries)', () => {
   });
 
   it("never retries libvirt's own errors", async () => {
-    const runner = new FakeRunner().reply('reset one-42', {
+    const runner = new FakeRunner().reply('reset -- one-42', {
       exitCode: 1,
       stderr: "error: failed to get domain 'one-42'\n",
     });
@@ -736,7 +738,7 @@ describe('Driver with -r (withRetries)', () => {
 
   it('does not retry a host that refuses the connection (SSH_CONNECT_TIMEOUT already bounds it)', async () => {
     const runner = new FakeRunner().reply(
-      'reset one-42',
+      'reset -- one-42',
       new TransportError(
         { host: 'node1', failure: 'connect' },
         'cannot connect to node1: connection refused',
@@ -752,7 +754,7 @@ describe('Driver with -r (withRetries)', () => {
   });
 
   it('gives up after -r retries with the last error', async () => {
-    const runner = new FakeRunner().reply('reset one-42', lost());
+    const runner = new FakeRunner().reply('reset -- one-42', lost());
 
     const lines = await transcript(runner, [requestLine('RESET', 42, NODE1_42)], {
       wrapRunner: (fake) => withRetries(fake, 2, 1),
@@ -771,7 +773,7 @@ describe('Driver with -r (withRetries)', () => {
   it('does not retry a command that was cancelled, even when it ends with a transport error', async () => {
     // The killed channel surfaces as a lost connection, which alone would be retried.
     const runner = new FakeRunner().reply(
-      'reboot one-42',
+      'reboot -- one-42',
       (call) =>
         new Promise((resolve) =>
           call.step.signal?.addEventListener('abort', () =>

@@ -154,14 +154,14 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
 // Scripts the FakeRunner for a fresh DEPLOY of one-42 on node2: not defined yet, write, create, domuuid.
 export function scriptDeploy42(runner: FakeRunner, uuid = UUID_42): FakeRunner {
   return runner
-    .reply('domstate one-42', {
+    .reply('domstate -- one-42', {
       exitCode: 1,
       stdout: '\n',
       stderr: "error: failed to get domain 'one-42'\n",
     })
     .reply("sh -c 'mkdir", {})
-    .reply(`create ${DEPLOY_FILE_42}`, { stdout: `Domain 'one-42' created from ${DEPLOY_FILE_42}\n\n` })
-    .reply('domuuid one-42', { stdout: `${uuid}\n\n` });
+    .reply(`create -- ${DEPLOY_FILE_42}`, { stdout: `Domain 'one-42' created from ${DEPLOY_FILE_42}\n\n` })
+    .reply('domuuid -- one-42', { stdout: `${uuid}\n\n` });
 }
 
 // A reply that never comes: the call stays pending until its step's signal aborts, then fails as

@@ -91,6 +91,7 @@ export class Driver {
       return;
     }
     const { host } = prepared;
+    const requestedAt = Date.now();
     this.scheduler.submit({
       vmid,
       host,
@@ -101,8 +102,11 @@ export class Driver {
           limit === undefined
             ? cancelSignal
             : AbortSignal.any([cancelSignal, AbortSignal.timeout(limit * 1000)]);
+        // Every step carries when the request arrived: a host that failed to connect since then
+        // fails this action at once (see RemoteStep.requestedAt).
+        const runner = this.deps.runner;
         const ctx: ActionContext = {
-          runner: this.deps.runner,
+          runner: { run: (target, step) => runner.run(target, { ...step, requestedAt }) },
           config: this.deps.config,
           log: (severity, message) => this.deps.write(formatLog(severity, vmid, message)),
           signal,

@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly timeoutMs: number;
   readonly stdin?: string | Buffer | Readable;
   readonly signal?: AbortSignal;
+  // See RemoteStep.requestedAt.
+  readonly requestedAt?: number;
 }
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
@@ -81,7 +83,11 @@ export class HostConnection {
       throw cancelled(reason);
     });
     try {
-      const client = await untilAborted(this.connect(options.step), options.signal, cancelled);
+      const client = await untilAborted(
+        this.connect(options.step, options.requestedAt),
+        options.signal,
+        cancelled,
+      );
       return await execOnClient(client, {
         host: this.options.host,
         step: options.step,
@@ -110,11 +116,12 @@ export class HostConnection {
     session.client.destroy();
   }
 
-  // The ready client, connecting if there is none. A host that just failed to connect fails
-  // again at once for a moment, so that queued commands do not each wait out the timeout.
-  private connect(step: string): Promise<Client> {
+  // The ready client, connecting if there is none. A command requested before the host's last
+  // failed connect fails at once with that failure, so queued commands do not each wait out the
+  // timeout again; a command requested later makes a fresh attempt.
+  private connect(step: string, requestedAt: number | undefined): Promise<Client> {
     if (this.session) return this.session.ready;
-    if (this.lastFailure !== undefined && performance.now() - this.lastFailure.at < CONNECT_HOLD_DOWN_MS) {
+    if (this.lastFailure !== undefined && requestedAt !== undefined && requestedAt <= this.lastFailure.at) {
       return Promise.reject(this.lastFailure.error);
     }
     const session = openClient(this.options, this.io, step);
@@ -136,9 +143,6 @@ export class HostConnection {
     return session.ready;
   }
 }
-
-// How long a failed connect is remembered (commands in that time fail with the same error).
-const CONNECT_HOLD_DOWN_MS = 2000;
 
 // Waits for `promise` unless the signal aborts first (the promise itself goes on: the connection is shared).
 function untilAborted<T>(

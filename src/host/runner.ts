@@ -13,6 +13,9 @@ export interface RemoteStep {
   readonly env?: Readonly<Record<string, string>>;
   // Aborting kills the command.
   readonly signal?: AbortSignal;
+  // When the request behind this step was made (ms since the epoch): if the host failed to connect
+  // after that, the step fails at once with that failure instead of waiting out another attempt.
+  readonly requestedAt?: number;
 }
 
 // A command that ran to the end. `exitCode` is null when a signal ended it.

@@ -36,6 +36,7 @@ export class SshRunner implements HostRunner {
       timeoutMs: (timeoutSeconds + killAfter + LOCAL_GRACE_SECONDS) * 1000,
       ...(step.stdin === undefined ? {} : { stdin: step.stdin }),
       ...(step.signal ? { signal: step.signal } : {}),
+      ...(step.requestedAt === undefined ? {} : { requestedAt: step.requestedAt }),
     });
     return requireSuccess(result);
   }

@@ -135,8 +135,8 @@ export class HostConnection {
       () => (this.lastFailure = undefined),
       (error: unknown) => {
         forget();
-        if (error instanceof TransportError && error.failure === 'connect')
-          this.lastFailure = { at: performance.now(), error };
+        // Any failure to get a ready connection (unreachable, timed out, refused, host key, auth).
+        if (error instanceof TransportError) this.lastFailure = { at: Date.now(), error };
       },
     );
     session.client.on('error', forget).on('end', forget).on('close', forget);

@@ -292,6 +292,18 @@ describe.skipIf(skip)('HostConnection on a real sshd', () => {
     expect([none.connected, none.connectionCount]).toEqual([false, 2]);
   });
 
+  it('fails at once a command requested before the last failed connect; a later one tries afresh', async () => {
+    const port = await freePort();
+    const c = connection({ port });
+    const requestedAt = Date.now();
+    const first = await rejection(run(c, 'true', { requestedAt }));
+    const queued = await rejection(run(c, 'true', { requestedAt }));
+    expect(queued).toBe(first);
+    expect(c.connectionCount).toBe(1);
+    await rejection(run(c, 'true', { requestedAt: Date.now() + 1 }));
+    expect(c.connectionCount).toBe(2);
+  });
+
   it('reports a refused connection as a TransportError naming the host', async () => {
     const port = await freePort();
     const error = await rejection(run(connection({ port }), 'true'));

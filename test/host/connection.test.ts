@@ -51,7 +51,7 @@ function connection(overrides: Partial<HostConnectionOptions> = {}): HostConnect
 function run(
   c: HostConnection,
   command: string,
-  extra: { stdin?: string | Buffer | Readable; timeoutMs?: number } = {},
+  extra: { stdin?: string | Buffer | Readable; timeoutMs?: number; requestedAt?: number } = {},
 ) {
   return c.run(command, { step: 'test step', timeoutMs: 10_000, ...extra });
 }

@@ -4,6 +4,7 @@ import { readXmlRoot } from '../template/read-xml.js';
 import { OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
+import { parentDirectory } from './paths.js';
 import { readDomainState } from './domain-state.js';
 
 export interface DeployInput {
@@ -37,11 +38,6 @@ export function readDomainName(domainXml: string): string {
   return name;
 }
 
-function dirnameOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
-}
-
 export async function deploy(ctx: ActionContext, input: DeployInput): Promise<DeployResult> {
   const name = readDomainName(input.domainXml);
   if (!input.deploymentFile.startsWith('/')) {
@@ -63,7 +59,7 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
       '-c',
       'mkdir -p -- "$1" && cat > "$2"',
       'sh',
-      dirnameOf(input.deploymentFile),
+      parentDirectory(input.deploymentFile),
       input.deploymentFile,
     ],
     stdin: input.domainXml,

@@ -6,16 +6,13 @@ import { serializeXml, type XmlChild, type XmlElement } from '../domain/xml.js';
 import { OnevmmError } from '../util/errors.js';
 import { showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
+import { parentDirectory } from './paths.js';
 import { SAVE_RESTORE_TIMEOUT } from './save.js';
 
 export interface RestoreInput {
   readonly host: string;
   readonly checkpointFile: string;
   readonly vmId: number;
-}
-
-function dirnameOf(path: string): string {
-  return path.slice(0, Math.max(path.lastIndexOf('/'), 1));
 }
 
 // Rewrites every `<…>/<ds id>/<vmid>/<rest>` path in attributes and text to `<dir>/<rest>`.
@@ -55,7 +52,7 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
     input.host,
     virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', '--', file]),
   );
-  const xml = relocatePaths(dumped.stdout, input.vmId, dirnameOf(file));
+  const xml = relocatePaths(dumped.stdout, input.vmId, parentDirectory(file));
   await ctx.runner.run(input.host, {
     step: 'write checkpoint XML',
     argv: ['sh', '-c', 'cat > "$1"', 'sh', `${file}.xml`],

@@ -3,7 +3,7 @@
 // a failure is one line on stderr and exit 1. Kept free of yargs: per-action startup is a budget.
 import { decodeStdinDocument } from '../template/parse-action-data.js';
 import { OnevmmError } from '../util/errors.js';
-import { createCliActionContext } from './action-context.js';
+import { executeAction } from './execute-action.js';
 import { processIo, type CliIo } from './io.js';
 import { REMOTE_ACTIONS, type RemoteAction } from './remote-actions.js';
 
@@ -63,39 +63,24 @@ export async function runRemoteAction(
     );
     return 0;
   }
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new OnevmmError('CANCELLED', `${name} interrupted`));
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  let close = async (): Promise<void> => {};
   try {
     const request = action.parse(positional, flags);
     const stdin =
       action.readsStdin && !flags.has('--template') && !flags.has('--vm-xml') ? await readStdin() : '';
-    const built = await createCliActionContext(
-      {
-        kvmrc: flagValue(flags, '--kvmrc'),
-        dryRun: flags.has('--dry-run'),
-        initiallyRunning: !action.createsDomain,
-      },
+    await executeAction(
+      name,
+      action,
+      request,
+      { stdin: stdin === '' ? '' : decodeStdinDocument(stdin), flags },
+      { kvmrc: flagValue(flags, '--kvmrc'), dryRun: flags.has('--dry-run'), json: flags.has('--json') },
       io,
-      controller.signal,
     );
-    close = () => built.close();
-    const result = await action.run(built.ctx, request, {
-      stdin: stdin === '' ? '' : decodeStdinDocument(stdin),
-      flags,
-    });
-    if (flags.has('--json')) io.stdout(`${JSON.stringify({ action: name, ok: true, ...result.json })}\n`);
-    else if (result.output !== '') io.stdout(`${result.output}\n`);
     return 0;
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     if (flags.has('--json')) io.stdout(`${JSON.stringify({ action: name, ok: false, error: message })}\n`);
     io.stderr(error instanceof OnevmmError ? (message ?? '') : `${name}: internal error: ${message ?? ''}`);
     return 1;
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    await close();
   }
 }
 

@@ -2,7 +2,7 @@
 // (raw or base64), or a template in OpenNebula syntax.
 import { readFile } from 'node:fs/promises';
 import { getVectorValue, toReplaceMode, type Template } from '../template/model.js';
-import { decodeStdinDocument, parseActionData } from '../template/parse-action-data.js';
+import { decodeStdinDocument, isBase64Document, parseActionData } from '../template/parse-action-data.js';
 import { parseTemplate } from '../template/parse-template.js';
 import { parseVmXml } from '../template/parse-vm-xml.js';
 import type { Vm } from '../template/vm.js';
@@ -25,19 +25,13 @@ export async function loadDefaults(path: string): Promise<Template> {
   return toReplaceMode(parseTemplate(await readTextFile(path, 'defaults file'), { file: path }));
 }
 
-// Base64 as oned writes it (padded, blanks allowed); a template always has '=' inside a line.
-function looksLikeBase64(text: string): boolean {
-  const compact = text.replace(/\s+/g, '');
-  return compact.length > 0 && compact.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact);
-}
-
 // Loads the VM from a file; templates get the DISK/NIC ids and targets oned would assign.
 export async function loadVm(
   path: string,
   options: { vmId: number | undefined; defaults: Template },
 ): Promise<Vm> {
   const text = await readTextFile(path, 'VM');
-  if (text.trimStart().startsWith('<') || looksLikeBase64(text)) {
+  if (text.trimStart().startsWith('<') || isBase64Document(text)) {
     const xml = decodeStdinDocument(text, { file: path });
     if (/^\s*(<\?xml[^>]*>\s*)?<VM[\s>]/.test(xml)) return parseVmXml(xml, { file: path });
     const data = parseActionData(xml, { file: path });

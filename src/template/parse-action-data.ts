@@ -16,6 +16,12 @@ import {
 // Standard alphabet, padded: what oned's base64_encode and Ruby's Base64.encode64 write.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+// True when the text is base64 as oned writes it (padded; blanks and line breaks allowed).
+export function isBase64Document(text: string): boolean {
+  const compact = text.replace(/\s+/g, '');
+  return compact !== '' && BASE64.test(compact);
+}
+
 // Returns the XML text of a document given raw (first non-blank character `<`) or as base64 (blanks and
 // line breaks allowed anywhere); anything else is a ParseError.
 export function decodeStdinDocument(input: string, options: { file: string } = { file: '<stdin>' }): string {

@@ -1,10 +1,9 @@
 // `onevmm deploy|shutdown|cancel|reboot|reset|save|restore|poll|cleanup`: the actions by hand,
 // host first. They run the same code as remotes/vmm/kvm/<action>.
 import type { Argv } from 'yargs';
-import type { ActionContext } from '../../actions/context.js';
-import { createCliActionContext } from '../action-context.js';
+import { executeAction } from '../execute-action.js';
 import type { CliIo } from '../io.js';
-import { REMOTE_ACTIONS, type ActionOutput } from '../remote-actions.js';
+import { REMOTE_ACTIONS } from '../remote-actions.js';
 import { readTextFile } from '../../setup/load-vm.js';
 import { decodeStdinDocument } from '../../template/parse-action-data.js';
 
@@ -164,28 +163,6 @@ async function runActionCommand(spec: CommandSpec, args: Args, io: CliIo): Promi
   const action = REMOTE_ACTIONS[spec.action];
   if (action === undefined) throw new Error(`no action ${spec.action}`);
   const { request, stdin = '', flags = new Map<string, string | true>() } = await spec.request(args);
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new Error(`${spec.action} interrupted`));
-  process.once('SIGINT', onSignal);
-  const built = await createCliActionContext(
-    {
-      kvmrc: args.kvmrc,
-      dryRun: args.dryRun,
-      verbose: args.verbose,
-      initiallyRunning: !action.createsDomain,
-    },
-    io,
-    controller.signal,
-  );
-  try {
-    const ctx: ActionContext = built.ctx;
-    const result: ActionOutput = await action.run(ctx, request, { stdin, flags });
-    if (args.json === true)
-      io.stdout(`${JSON.stringify({ action: spec.action, ok: true, ...result.json })}\n`);
-    else if (result.output !== '') io.stdout(`${result.output}\n`);
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    await built.close();
-  }
+  await executeAction(spec.action, action, request, { stdin, flags }, args, io);
+  return 0;
 }

@@ -1,0 +1,48 @@
+// Runs one action for either CLI face (the executables and the `onevmm` subcommands): Ctrl-C/TERM
+// abort it, the context comes from the flags, the result is printed as text or --json.
+import { OnevmmError } from '../util/errors.js';
+import { createCliActionContext } from './action-context.js';
+import type { CliIo } from './io.js';
+import type { RemoteAction } from './remote-actions.js';
+
+export interface ExecuteFlags {
+  readonly kvmrc?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly verbose?: boolean | undefined;
+  readonly json?: boolean | undefined;
+}
+
+// Runs the action and prints its result; errors are thrown for the caller's single handler.
+export async function executeAction(
+  name: string,
+  action: RemoteAction,
+  request: Record<string, string>,
+  input: { readonly stdin: string; readonly flags: ReadonlyMap<string, string | true> },
+  flags: ExecuteFlags,
+  io: CliIo,
+): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new OnevmmError('CANCELLED', `${name} interrupted`));
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const built = await createCliActionContext(
+      {
+        kvmrc: flags.kvmrc,
+        dryRun: flags.dryRun,
+        verbose: flags.verbose,
+        initiallyRunning: !action.createsDomain,
+      },
+      io,
+      controller.signal,
+    );
+    try {
+      const result = await action.run(built.ctx, request, input);
+      if (flags.json === true) io.stdout(`${JSON.stringify({ action: name, ok: true, ...result.json })}\n`);
+      else if (result.output !== '') io.stdout(`${result.output}\n`);
+    } finally {
+      await built.close();
+    }
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}

@@ -71,7 +71,7 @@ export async function runRemoteAction(
       name,
       action,
       request,
-      { stdin: stdin === '' ? '' : decodeStdinDocument(stdin), flags },
+      { stdin: stdin.trim() === '' ? '' : decodeStdinDocument(stdin), flags },
       { kvmrc: flagValue(flags, '--kvmrc'), dryRun: flags.has('--dry-run'), json: flags.has('--json') },
       io,
     );

@@ -6,6 +6,8 @@ export type LogSeverity = 'I' | 'W' | 'E' | 'D';
 
 export interface ActionContext {
   readonly runner: HostRunner;
+  // Commands on this machine (migrate_local's virsh); absent where nothing may run locally.
+  readonly local?: HostRunner;
   readonly config: KvmConfig;
   // Progress and warnings (LOG lines in the driver, stderr in the CLI).
   readonly log: (severity: LogSeverity, message: string) => void;

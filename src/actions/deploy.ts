@@ -6,6 +6,7 @@ import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { parentDirectory } from './paths.js';
 import { readDomainState } from './domain-state.js';
+import { keptSnapshotFiles, LIST_KEPT_SNAPSHOTS, redefineKeptSnapshots } from './snapshots.js';
 
 export interface DeployInput {
   readonly host: string;
@@ -51,13 +52,14 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
     ctx.log('I', `domain ${showName(name)} already runs on ${input.host}; not creating it again`);
     return { uuid: await readUuid(ctx, input.host, name), name, created: false };
   }
-  await ctx.runner.run(input.host, {
+  const written = await ctx.runner.run(input.host, {
     step: 'write deployment file',
     // A fixed script: the paths arrive as positional parameters, the XML on stdin.
     argv: [
       'sh',
       '-c',
-      'mkdir -p -- "$1" && cat > "$2"',
+      // ...and lists the snapshots kept there (redefined once the domain runs).
+      `mkdir -p -- "$1" && cat > "$2" || exit 1; ${LIST_KEPT_SNAPSHOTS}`,
       'sh',
       parentDirectory(input.deploymentFile),
       input.deploymentFile,
@@ -66,6 +68,7 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
     signal: ctx.signal,
   });
   await ctx.runner.run(input.host, virsh(ctx, 'create domain', ['create', '--', input.deploymentFile]));
+  await redefineKept(ctx, input.host, name, keptSnapshotFiles(written.stdout));
   return { uuid: await readUuid(ctx, input.host, name), name, created: true };
 }
 
@@ -75,4 +78,24 @@ async function readUuid(ctx: ActionContext, host: string, name: string): Promise
   if (!/^[0-9a-f-]{36}$/i.test(uuid))
     throw new OnevmmError('ACTION', `virsh domuuid ${name} on ${host} printed '${uuid}', not a UUID`);
   return uuid;
+}
+
+// Snapshots kept beside the VM's files come back with the domain; a problem there is a warning,
+// never a failed deploy or restore (the VM runs).
+export async function redefineKept(
+  ctx: ActionContext,
+  host: string,
+  domain: string,
+  files: readonly string[],
+): Promise<void> {
+  if (files.length === 0) return;
+  try {
+    const count = await redefineKeptSnapshots(ctx, host, domain, files);
+    ctx.log('I', `redefined ${count} of ${files.length} kept snapshot(s) of ${showName(domain)}`);
+  } catch (error) {
+    ctx.log(
+      'W',
+      `kept snapshots of ${showName(domain)} not redefined: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }

@@ -8,6 +8,8 @@ import { showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { parentDirectory } from './paths.js';
 import { SAVE_RESTORE_TIMEOUT } from './save.js';
+import { keptSnapshotFiles, LIST_KEPT_SNAPSHOTS } from './snapshots.js';
+import { readDomainName, redefineKept } from './deploy.js';
 
 export interface RestoreInput {
   readonly host: string;
@@ -53,9 +55,17 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
     virsh(ctx, 'read checkpoint XML', ['save-image-dumpxml', '--', file]),
   );
   const xml = relocatePaths(dumped.stdout, input.vmId, parentDirectory(file));
-  await ctx.runner.run(input.host, {
+  const written = await ctx.runner.run(input.host, {
     step: 'write checkpoint XML',
-    argv: ['sh', '-c', 'cat > "$1"', 'sh', `${file}.xml`],
+    // ...and list the snapshots kept beside the checkpoint (redefined once the domain runs).
+    argv: [
+      'sh',
+      '-c',
+      `cat > "$2" || exit 1; ${LIST_KEPT_SNAPSHOTS}`,
+      'sh',
+      parentDirectory(file),
+      `${file}.xml`,
+    ],
     stdin: xml,
     signal: ctx.signal,
   });
@@ -64,6 +74,7 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
     input.host,
     virsh(ctx, 'restore domain', ['restore', '--xml', `${file}.xml`, '--', file], { timeoutSeconds }),
   );
+  await redefineKept(ctx, input.host, readDomainName(xml), keptSnapshotFiles(written.stdout));
   await ctx.runner.run(input.host, {
     step: 'remove checkpoint',
     argv: ['rm', '-f', '--', file, `${file}.xml`],

@@ -9,8 +9,8 @@ export interface ContextFlags {
   readonly kvmrc?: string | undefined;
   readonly dryRun?: boolean | undefined;
   readonly verbose?: boolean | undefined;
-  // For --dry-run: whether the domain is taken to be running before the action.
-  readonly initiallyRunning?: boolean;
+  // For --dry-run: the host the domain is taken to run on before the action (none: not running).
+  readonly runningOn?: string | undefined;
 }
 
 export interface CliActionContext {
@@ -28,9 +28,11 @@ export async function createCliActionContext(
 ): Promise<CliActionContext> {
   const { vars, config } = await loadKvmrc(flags.kvmrc);
   let runner: HostRunner;
+  let local: HostRunner;
   let close = async (): Promise<void> => {};
   if (flags.dryRun === true) {
-    runner = createDryRunRunner(io, config.commandTimeout, flags.initiallyRunning ?? true);
+    runner = createDryRunRunner(io, config.commandTimeout, flags.runningOn);
+    local = runner;
   } else {
     // ssh2 is loaded only by commands that reach a host.
     const { createSshRunner } = await import('../host/ssh-runner.js');
@@ -39,9 +41,12 @@ export async function createCliActionContext(
     // VIRSH_RETRIES: transport failures (libvirtd restarting, a dropped connection) are retried.
     runner = withRetries(ssh, config.virshRetries);
     close = () => ssh.close();
+    const { LocalRunner } = await import('../host/local-runner.js');
+    local = new LocalRunner({ commandTimeoutSeconds: config.commandTimeout });
   }
   const ctx: ActionContext = {
     runner,
+    local,
     config,
     log: (severity, message) => {
       // OpenNebula's convention: `INFO:`/`ERROR:` lines on stderr become LOG lines.

@@ -21,29 +21,106 @@ function notFound(call: FakeCall): CommandError {
   });
 }
 
-// `initiallyRunning`: whether the domain is assumed to run before the action (false for deploy/restore).
+interface DryHost {
+  running: boolean;
+  readonly disks: Map<string, string>;
+  readonly nics: Map<string, string>;
+  readonly snapshots: string[];
+}
+
+// `runningOn`: the host the domain is assumed to run on before the action (none for deploy/restore).
 export function createDryRunRunner(
   io: CliIo,
   commandTimeoutSeconds: number,
-  initiallyRunning: boolean,
+  runningOn: string | undefined,
 ): HostRunner {
-  let running = initiallyRunning;
+  const hosts = new Map<string, DryHost>();
+  const hostState = (host: string): DryHost => {
+    let state = hosts.get(host);
+    if (state === undefined) {
+      state = { running: host === runningOn, disks: new Map(), nics: new Map(), snapshots: [] };
+      hosts.set(host, state);
+    }
+    return state;
+  };
   const reply = (call: FakeCall): FakeReply => {
     io.stdout(`# ${call.step.step}, on ${call.host}:\n${call.command}\n`);
-    if (call.step.stdin !== undefined) io.stdout(`# stdin:\n${call.step.stdin.toString()}\n`);
-    const verb = call.step.argv[3] ?? call.step.argv[0];
-    if (verb === 'domstate') return running ? { stdout: 'running\n' } : notFound(call);
-    if (verb === 'create' || verb === 'restore') running = true;
-    if (verb === 'destroy' || verb === 'shutdown') running = false;
-    if (verb === 'domuuid') return { stdout: `${FAKE_UUID}\n` };
-    if (verb === 'dumpxml') return { stdout: '<domain><features><acpi/></features></domain>\n' };
-    if (verb === 'domstats') {
-      // One domain asked (after `--`): a running one; the whole host: none.
-      const asked = call.step.argv.includes('--') ? call.step.argv.at(-1) : undefined;
-      return { stdout: asked === undefined ? '' : `Domain: '${asked}'\n  state.state=1\n  state.reason=1\n` };
+    const stdin = call.step.stdin?.toString();
+    if (stdin !== undefined) io.stdout(`# stdin:\n${stdin}\n`);
+    const argv = call.step.argv;
+    // migrate_local runs virsh here, connected to the source: the state is the source's.
+    const connect = argv[0] === 'virsh' ? (argv[2] ?? '') : '';
+    const remote = /^[a-z+]+:\/\/([^/]+)\/system$/.exec(connect)?.[1];
+    const host = hostState(remote ?? call.host);
+    const verb = argv[0] === 'virsh' ? argv[3] : argv[0];
+    const after = argv.slice(argv.indexOf('--') + 1);
+    switch (verb) {
+      case 'domstate':
+        return host.running ? { stdout: 'running\n' } : notFound(call);
+      case 'create':
+      case 'restore':
+        host.running = true;
+        break;
+      case 'destroy':
+      case 'shutdown':
+        host.running = false;
+        break;
+      case 'migrate': {
+        host.running = false;
+        const destination = /:\/\/([^/]+)\//.exec(after.at(-1) ?? '')?.[1];
+        if (destination !== undefined) hostState(destination).running = true;
+        break;
+      }
+      case 'domuuid':
+        return { stdout: `${FAKE_UUID}\n` };
+      case 'dumpxml':
+        return { stdout: '<domain><features><acpi/></features></domain>\n' };
+      case 'domstats': {
+        // One domain asked (after `--`): a running one; the whole host: none.
+        const asked = argv.includes('--') ? argv.at(-1) : undefined;
+        return {
+          stdout: asked === undefined ? '' : `Domain: '${asked}'\n  state.state=1\n  state.reason=1\n`,
+        };
+      }
+      case 'save-image-dumpxml':
+        return { stdout: '<domain><name>dry-run</name></domain>\n' };
+      case 'attach-device': {
+        const target = /<target dev=["']([^"']+)/.exec(stdin ?? '')?.[1];
+        const mac = /<mac address=["']([^"']+)/.exec(stdin ?? '')?.[1];
+        if (target !== undefined) host.disks.set(target, 'dry-run');
+        else if (mac !== undefined) host.nics.set(mac.toLowerCase(), 'bridge');
+        break;
+      }
+      case 'detach-disk':
+        host.disks.delete(after.at(-1) ?? '');
+        break;
+      case 'detach-interface':
+        host.nics.delete((argv[argv.indexOf('--mac') + 1] ?? '').toLowerCase());
+        break;
+      case 'domblklist':
+        return { stdout: table([...host.disks].map(([target, source]) => `${target} ${source}`)) };
+      case 'domiflist':
+        return { stdout: table([...host.nics].map(([mac, type]) => `vnet0 ${type} - virtio ${mac}`)) };
+      case 'snapshot-create-as':
+        host.snapshots.push(argv[argv.indexOf('--name') + 1] ?? '');
+        break;
+      case 'snapshot-list':
+        return { stdout: host.snapshots.map((name) => `${name}\n`).join('') };
+      case 'snapshot-delete':
+        host.snapshots.splice(host.snapshots.indexOf(after.at(-1) ?? ''), 1);
+        break;
+      case 'qemu-img':
+        if (argv[1] === 'info') return { stdout: '{"virtual-size": 67108864, "format": "qcow2"}\n' };
+        break;
+      case 'sh':
+        return { stdout: argv[2]?.includes('echo block') === true ? 'file\n' : '' };
     }
-    if (verb === 'save-image-dumpxml') return { stdout: '<domain><name>dry-run</name></domain>\n' };
     return { stdout: '' };
   };
   return new FakeRunner({ commandTimeoutSeconds, fallback: reply });
+}
+
+// virsh's list layout: a header line and a rule, then one line per entry.
+function table(lines: readonly string[]): string {
+  return ['Header', '------', ...lines, ''].join('\n');
 }

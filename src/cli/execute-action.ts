@@ -3,7 +3,7 @@
 import { OnevmmError } from '../util/errors.js';
 import { createCliActionContext } from './action-context.js';
 import type { CliIo } from './io.js';
-import type { RemoteAction } from './remote-actions.js';
+import type { ActionInput, RemoteAction } from './action-args.js';
 
 export interface ExecuteFlags {
   readonly kvmrc?: string | undefined;
@@ -17,7 +17,7 @@ export async function executeAction(
   name: string,
   action: RemoteAction,
   request: Record<string, string>,
-  input: { readonly stdin: string; readonly flags: ReadonlyMap<string, string | true> },
+  input: ActionInput,
   flags: ExecuteFlags,
   io: CliIo,
 ): Promise<void> {
@@ -30,13 +30,19 @@ export async function executeAction(
         kvmrc: flags.kvmrc,
         dryRun: flags.dryRun,
         verbose: flags.verbose,
-        initiallyRunning: !action.createsDomain,
+        runningOn: action.createsDomain ? undefined : request['host'],
       },
       io,
       controller.signal,
     );
     try {
-      const result = await action.run(built.ctx, request, input);
+      const progress = io.progress;
+      const result = await action.run(
+        built.ctx,
+        request,
+        progress === undefined ? input : { ...input, progress },
+      );
+      if (progress !== undefined) progress('');
       if (flags.json === true) io.stdout(`${JSON.stringify({ action: name, ok: true, ...result.json })}\n`);
       else if (result.output !== '') io.stdout(`${result.output}\n`);
     } finally {

@@ -4,9 +4,12 @@ export interface CliIo {
   stdout(text: string): void;
   // Writes one line (a newline is added).
   stderr(line: string): void;
+  // Rewrites one status line on a terminal ('' clears it); absent when stderr is not a TTY.
+  readonly progress?: (text: string) => void;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (line) => process.stderr.write(`${line}\n`),
+  ...(process.stderr.isTTY ? { progress: (text: string) => process.stderr.write(`\r\x1b[K${text}`) } : {}),
 };

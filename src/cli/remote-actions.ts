@@ -2,58 +2,10 @@
 // and how each maps onto an action.
 // Each action's code is imported when it runs, so an executable loads only what it needs.
 import type { ActionContext } from '../actions/context.js';
-import { OnevmmError } from '../util/errors.js';
+import { none, take, takeDomain, usage, type ActionOutput, type RemoteAction } from './action-args.js';
+import { VM_ACTIONS } from './remote-actions-vm.js';
 
-export interface ActionOutput {
-  // What goes to stdout (the UUID, the poll line…); '' for nothing.
-  readonly output: string;
-  readonly json: Record<string, unknown>;
-}
-
-export interface RemoteAction {
-  readonly usage: string;
-  readonly help: string;
-  readonly readsStdin: boolean;
-  // Deploy and restore start from no domain (matters for --dry-run only).
-  readonly createsDomain: boolean;
-  parse(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Record<string, string>;
-  run(
-    ctx: ActionContext,
-    request: Record<string, string>,
-    input: { stdin: string; flags: ReadonlyMap<string, string | true> },
-  ): Promise<ActionOutput>;
-}
-
-function usage(message: string): never {
-  throw new OnevmmError('USAGE', message);
-}
-
-// Names the positional arguments; the host is the last one (OpenNebula appends `<vmid> <host>`).
-function take(
-  names: readonly string[],
-  positional: readonly string[],
-  action: string,
-): Record<string, string> {
-  if (positional.length < names.length) {
-    usage(
-      `${action}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positional.length} argument(s); see --help`,
-    );
-  }
-  const request: Record<string, string> = {};
-  names.forEach((name, i) => (request[name] = positional[i] ?? ''));
-  return request;
-}
-
-// `<deploy_id> [<host>] <vmid> <host>`: OpenNebula's driver passes the deploy id and the host,
-// then appends `<vmid> <host>`; the host is always the last argument.
-function takeDomain(positional: readonly string[], action: string): Record<string, string> {
-  if (positional.length < 3) {
-    usage(
-      `${action}: expected <deploy_id> [<host>] <vmid> <host>, got ${positional.length} argument(s); see --help`,
-    );
-  }
-  return { deploy_id: positional[0] ?? '', vmid: positional.at(-2) ?? '', host: positional.at(-1) ?? '' };
-}
+export type { ActionInput, ActionOutput, RemoteAction } from './action-args.js';
 
 function domainAction(
   name: string,
@@ -69,8 +21,6 @@ function domainAction(
     run: (ctx, request) => run(ctx, request['host'] ?? '', request['deploy_id'] ?? ''),
   };
 }
-
-const none = (json: Record<string, unknown> = {}): ActionOutput => ({ output: '', json });
 
 export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
   deploy: {
@@ -201,4 +151,5 @@ export const REMOTE_ACTIONS: Readonly<Record<string, RemoteAction>> = {
       return { output: result.line, json: { line: result.line, domains: result.domains } };
     },
   },
+  ...VM_ACTIONS,
 };

@@ -4,6 +4,7 @@
 import { decodeStdinDocument } from '../template/parse-action-data.js';
 import { OnevmmError } from '../util/errors.js';
 import { executeAction } from './execute-action.js';
+import { flagValueOf } from './flags.js';
 import { processIo, type CliIo } from './io.js';
 import { REMOTE_ACTIONS, type RemoteAction } from './remote-actions.js';
 
@@ -72,7 +73,7 @@ export async function runRemoteAction(
       action,
       request,
       { stdin: stdin.trim() === '' ? '' : decodeStdinDocument(stdin), flags },
-      { kvmrc: flagValue(flags, '--kvmrc'), dryRun: flags.has('--dry-run'), json: flags.has('--json') },
+      { kvmrc: flagValueOf(flags, '--kvmrc'), dryRun: flags.has('--dry-run'), json: flags.has('--json') },
       io,
     );
     return 0;
@@ -82,9 +83,4 @@ export async function runRemoteAction(
     io.stderr(error instanceof OnevmmError ? (message ?? '') : `${name}: internal error: ${message ?? ''}`);
     return 1;
   }
-}
-
-export function flagValue(flags: ReadonlyMap<string, string | true>, name: string): string | undefined {
-  const value = flags.get(name);
-  return typeof value === 'string' ? value : undefined;
 }

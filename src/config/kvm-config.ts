@@ -15,6 +15,8 @@ export interface KvmConfig {
   readonly syncTime: boolean;
   readonly virshRetries: number;
   readonly migrateOptions: readonly string[];
+  // Seconds a live migration may take before it is aborted (domjobabort).
+  readonly migrateTimeout: number;
   readonly deploymentSource: 'onevmm' | 'oned';
   readonly metadataUri: string;
   readonly metadataKey: string;
@@ -68,6 +70,7 @@ export function readKvmConfig(vars: Readonly<Record<string, string>>): KvmConfig
     syncTime: readBoolean(vars, 'SYNC_TIME', true),
     virshRetries,
     migrateOptions: options === '' ? [] : options.split(/\s+/),
+    migrateTimeout: readSeconds(vars, 'MIGRATE_TIMEOUT', 900, 1),
     deploymentSource: source,
     metadataUri: vars['LIBVIRT_MD_URI']?.trim() || 'http://opennebula.org/xmlns/libvirt/1.0',
     metadataKey: vars['LIBVIRT_MD_KEY']?.trim() || 'one',

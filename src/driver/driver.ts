@@ -13,6 +13,8 @@ export interface DriverDeps {
   readonly options: DriverOptions;
   readonly config: KvmConfig;
   readonly runner: HostRunner;
+  // Commands on this machine (migrate_local).
+  readonly local?: HostRunner;
   readonly env: HandlerEnv;
   // Writes one whole line (the newline is added).
   readonly write: (line: string) => void;
@@ -107,6 +109,7 @@ export class Driver {
         const runner = this.deps.runner;
         const ctx: ActionContext = {
           runner: { run: (target, step) => runner.run(target, { ...step, requestedAt }) },
+          ...(this.deps.local === undefined ? {} : { local: this.deps.local }),
           config: this.deps.config,
           log: (severity, message) => this.deps.write(formatLog(severity, vmid, message)),
           signal,

@@ -6,6 +6,7 @@ import { getSingle, type Template } from '../template/model.js';
 import { parseActionData } from '../template/parse-action-data.js';
 import type { ActionData } from '../template/vm.js';
 import { OnevmmError } from '../util/errors.js';
+import { prepareVmAction, VM_ACTIONS } from './vm-handlers.js';
 
 export interface HandlerEnv {
   readonly defaults: () => Promise<Template>;
@@ -13,6 +14,8 @@ export interface HandlerEnv {
   // Reads a file on the front-end (LOCAL_DEPLOYMENT_FILE with DEPLOYMENT_SOURCE=oned).
   readonly readLocalFile: (path: string) => Promise<string>;
   readonly now: () => number;
+  // -l migrate=migrate_local: virsh migrate runs on this machine instead of the source host.
+  readonly migrateLocal?: boolean;
 }
 
 export interface PreparedAction {
@@ -22,10 +25,7 @@ export interface PreparedAction {
 }
 
 // Actions of SPEC §2.1 that onevmm does not carry out yet (they get a clear FAILURE).
-export const NOT_YET = new Set([
-  'MIGRATE', 'ATTACHDISK', 'DETACHDISK', 'ATTACHNIC', 'DETACHNIC', 'SNAPSHOTCREATE', 'SNAPSHOTREVERT',
-  'SNAPSHOTDELETE', 'RESIZE', 'RESIZEDISK',
-]); // prettier-ignore
+export const NOT_YET = new Set<string>();
 
 const SUPPORTED = new Set([
   'DEPLOY',
@@ -37,6 +37,7 @@ const SUPPORTED = new Set([
   'RESTORE',
   'POLL',
   'CLEANUP',
+  ...VM_ACTIONS,
 ]);
 
 function fail(reason: string): never {
@@ -117,8 +118,7 @@ export function prepareAction(
             .then(() => '-'),
       };
     }
-    default: {
-      // POLL
+    case 'POLL': {
       const samples = env.samples;
       return {
         host,
@@ -126,6 +126,8 @@ export function prepareAction(
           (await (await import('../actions/poll.js')).poll(ctx, { host, domain, samples })).line,
       };
     }
+    default:
+      return prepareVmAction(action, { host, domain, data, env });
   }
 }
 

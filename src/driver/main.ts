@@ -12,6 +12,7 @@ import { parseDriverArguments } from './arguments.js';
 import { describeFailure, Driver } from './driver.js';
 import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { withRetries } from '../host/retrying-runner.js';
+import { LocalRunner } from '../host/local-runner.js';
 
 function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -46,6 +47,7 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
       options,
       config,
       runner: withRetries(runner, options.retries),
+      local: new LocalRunner({ commandTimeoutSeconds: config.commandTimeout }),
       write: writeLine,
       env: {
         defaults: () => (defaults ??= loadDefaults(resolveDefaultsPath(undefined))),
@@ -55,6 +57,7 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
         },
         readLocalFile: (path) => readFile(path, 'utf8'),
         now: () => Date.now(),
+        migrateLocal: options.localActions.get('migrate') === 'migrate_local',
       },
     });
   } catch (error) {

@@ -16,11 +16,13 @@ export function withRetries(runner: HostRunner, retries: number, backoffMs = 500
   if (retries <= 0) return runner;
   return {
     run: (host: string, step: RemoteStep): Promise<CommandResult> =>
-      runWithRetry(() => runner.run(host, step), {
-        retries,
-        backoffMs,
-        shouldRetry,
-        ...(step.signal ? { signal: step.signal } : {}),
-      }),
+      step.retry === false
+        ? runner.run(host, step)
+        : runWithRetry(() => runner.run(host, step), {
+            retries,
+            backoffMs,
+            shouldRetry,
+            ...(step.signal ? { signal: step.signal } : {}),
+          }),
   };
 }

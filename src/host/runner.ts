@@ -16,6 +16,8 @@ export interface RemoteStep {
   // When the request behind this step was made (ms since the epoch): if the host failed to connect
   // after that, the step fails at once with that failure instead of waiting out another attempt.
   readonly requestedAt?: number;
+  // False: never re-run on a transport failure (a migration is not repeated blindly).
+  readonly retry?: boolean;
 }
 
 // A command that ran to the end. `exitCode` is null when a signal ended it.

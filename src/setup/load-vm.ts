@@ -5,7 +5,8 @@ import { getVectorValue, toReplaceMode, type Template } from '../template/model.
 import { decodeStdinDocument, isBase64Document, parseActionData } from '../template/parse-action-data.js';
 import { parseTemplate } from '../template/parse-template.js';
 import { parseVmXml } from '../template/parse-vm-xml.js';
-import type { Vm } from '../template/vm.js';
+import type { ActionData, Vm } from '../template/vm.js';
+import { resolveDefaultsPath } from './paths.js';
 import { createVmFromTemplate } from '../template/vm-from-template.js';
 import { OnevmmError } from '../util/errors.js';
 
@@ -42,4 +43,29 @@ export async function loadVm(
   const machine =
     getVectorValue(template, 'OS', 'MACHINE') || getVectorValue(options.defaults, 'OS', 'MACHINE');
   return createVmFromTemplate(template, { vmId: options.vmId ?? 0, machine });
+}
+
+// Reads an action document given on stdin or as a (base64) argument: VMM_DRIVER_ACTION_DATA, or a
+// bare <VM> (then only the VM is known).
+export function parseVmDocument(text: string, file: string): ActionData {
+  const xml = decodeStdinDocument(text, { file });
+  if (/^\s*(<\?xml[^>]*>\s*)?<VM[\s>]/.test(xml)) return { vm: parseVmXml(xml, { file }) };
+  return parseActionData(xml, { file });
+}
+
+// The action document of an executable: --vm-xml FILE (a template, a <VM> or action data) wins
+// over the text given (stdin or an argument).
+export async function readVmDocument(
+  text: string,
+  options: { readonly file?: string | undefined; readonly defaults: string | undefined; readonly vmId?: string },
+): Promise<ActionData> {
+  if (options.file !== undefined) {
+    const vmId = options.vmId === undefined || !/^\d+$/.test(options.vmId) ? undefined : Number(options.vmId);
+    const defaults = await loadDefaults(resolveDefaultsPath(options.defaults));
+    const fileText = await readTextFile(options.file, 'VM');
+    if (fileText.trimStart().startsWith('<') || isBase64Document(fileText)) return parseVmDocument(fileText, options.file);
+    return { vm: await loadVm(options.file, { vmId, defaults }) };
+  }
+  if (text.trim() === '') throw new OnevmmError('USAGE', 'no action document: give it on stdin or with --vm-xml FILE');
+  return parseVmDocument(text, '<stdin>');
 }

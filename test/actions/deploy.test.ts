@@ -16,7 +16,7 @@ const XML = [
 ].join('\n');
 const FILE = '/var/lib/one//datastores/0/5/deployment.0';
 const UUID = '8f1c2d3e-0000-4a5b-9c6d-000000000005';
-const WRITE = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one//datastores/0/5 ${FILE}`;
+const WRITE = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/5 ${FILE}`;
 
 describe('deploy', () => {
   it('writes the XML through the fixed sh -c script (XML on stdin), creates the domain and returns its UUID', async () => {
@@ -87,7 +87,7 @@ describe('deploy', () => {
     await deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: file });
 
     expect(runner.commands().slice(1, 3)).toEqual([
-      `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one/datastores/0/5 '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
+      `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one/datastores/0/5 '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
       `${VIRSH} create -- '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
     ]);
   });

@@ -81,7 +81,7 @@ describe('restore', () => {
 
     expect(runner.commands()).toEqual([
       `LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system save-image-dumpxml -- ${CHECKPOINT}`,
-      `LC_ALL=C timeout --kill-after=5s 60s sh -c 'cat > "$1"' sh ${CHECKPOINT}.xml`,
+      `LC_ALL=C timeout --kill-after=5s 60s sh -c 'cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/100/7 ${CHECKPOINT}.xml`,
       `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system restore --xml ${CHECKPOINT}.xml -- ${CHECKPOINT}`,
       `LC_ALL=C timeout --kill-after=5s 60s rm -f -- ${CHECKPOINT} ${CHECKPOINT}.xml`,
     ]);

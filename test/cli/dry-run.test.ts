@@ -38,7 +38,7 @@ async function stateOf(runner: HostRunner): Promise<string> {
 describe('createDryRunRunner', () => {
   it('prints each command as it would be sent, under its step and host, with its stdin', async () => {
     const io = capture();
-    const runner = createDryRunRunner(io, 60, true);
+    const runner = createDryRunRunner(io, 60, 'node1');
 
     await runner.run('node1', virsh('reboot', 'one-5'));
     await runner.run('node2', {
@@ -65,7 +65,7 @@ describe('createDryRunRunner', () => {
   it('uses the command timeout it is given', async () => {
     const io = capture();
 
-    await createDryRunRunner(io, 90, true).run('node1', virsh('reset', 'one-5'));
+    await createDryRunRunner(io, 90, 'node1').run('node1', virsh('reset', 'one-5'));
 
     expect(io.text()).toContain(
       'LC_ALL=C timeout --kill-after=5s 90s virsh --connect qemu:///system reset one-5\n',
@@ -73,7 +73,7 @@ describe('createDryRunRunner', () => {
   });
 
   it('plays a domain that starts absent: create and restore make it run, destroy and shutdown end it', async () => {
-    const runner = createDryRunRunner(capture(), 60, false);
+    const runner = createDryRunRunner(capture(), 60, undefined);
 
     expect(await stateOf(runner)).toBe('not-found');
     await runner.run('node1', virsh('create', '/var/lib/one//datastores/0/5/deployment.0'));
@@ -87,7 +87,7 @@ describe('createDryRunRunner', () => {
   });
 
   it('answers "domain not found" with a CommandError the classifier reads as not-found', async () => {
-    const runner = createDryRunRunner(capture(), 60, false);
+    const runner = createDryRunRunner(capture(), 60, undefined);
 
     const error: unknown = await runner.run('node1', virsh('domstate', 'one-5')).catch((e: unknown) => e);
 
@@ -96,7 +96,7 @@ describe('createDryRunRunner', () => {
   });
 
   it('answers domuuid, dumpxml and save-image-dumpxml with plausible output', async () => {
-    const runner = createDryRunRunner(capture(), 60, true);
+    const runner = createDryRunRunner(capture(), 60, 'node1');
 
     expect((await runner.run('node1', virsh('domuuid', 'one-5'))).stdout).toBe(
       '00000000-0000-0000-0000-000000000000\n',
@@ -113,7 +113,7 @@ describe('actions on the dry-run runner', () => {
   function contextWith(initiallyRunning: boolean, vars: Record<string, string> = {}) {
     const io = capture();
     const test = createTestContext(vars);
-    const ctx = { ...test.ctx, runner: createDryRunRunner(io, 60, initiallyRunning) };
+    const ctx = { ...test.ctx, runner: createDryRunRunner(io, 60, initiallyRunning ? 'node1' : undefined) };
     return { ctx, io, clock: test.clock };
   }
 

@@ -63,15 +63,28 @@ const ACTIONS = Object.keys(REMOTE_ACTIONS);
 describe('runRemoteAction --help', () => {
   it('knows the actions of the shipped executables', () => {
     expect(ACTIONS.sort()).toEqual([
+      'attach_disk',
+      'attach_nic',
       'cancel',
       'cleanup',
       'deploy',
+      'detach_disk',
+      'detach_nic',
+      'migrate',
+      'migrate_local',
       'poll',
+      'prereconfigure',
       'reboot',
+      'reconfigure',
       'reset',
+      'resize',
+      'resize_disk',
       'restore',
       'save',
       'shutdown',
+      'snapshot_create',
+      'snapshot_delete',
+      'snapshot_revert',
     ]);
   });
 
@@ -170,7 +183,7 @@ describe('runRemoteAction --dry-run', () => {
         '# read domain state, on node1:',
         `${VIRSH} domstate -- one-42`,
         '# write deployment file, on node1:',
-        `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one//datastores/0/42 ${file}`,
+        `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/42 ${file}`,
         '# stdin:',
         `${xml}`,
         '# create domain, on node1:',

@@ -26,7 +26,7 @@ import {
 
 const NODE1_42 = actionData({ host: 'node1', deployId: 'one-42' });
 const CHECKPOINT_7 = '/var/lib/one//datastores/0/7/checkpoint';
-const WRITE_42 = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2"' sh /var/lib/one//datastores/100/42 ${DEPLOY_FILE_42}`;
+const WRITE_42 = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/100/42 ${DEPLOY_FILE_42}`;
 
 // A command line without its LC_ALL and time limits (their values belong to the action tests).
 function withoutLimits(command: string): string {
@@ -264,7 +264,7 @@ describe('Driver: other actions', () => {
     expect(lines).toEqual(['RESTORE SUCCESS 7 -']);
     expect(runner.commands().map(withoutLimits)).toEqual([
       `virsh --connect qemu:///system save-image-dumpxml -- ${CHECKPOINT_7}`,
-      `sh -c 'cat > "$1"' sh ${CHECKPOINT_7}.xml`,
+      `sh -c 'cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/7 ${CHECKPOINT_7}.xml`,
       `virsh --connect qemu:///system restore --xml ${CHECKPOINT_7}.xml -- ${CHECKPOINT_7}`,
       `rm -f -- ${CHECKPOINT_7} ${CHECKPOINT_7}.xml`,
     ]);
@@ -370,20 +370,32 @@ describe('Driver: failures', () => {
   );
 
   it.each([
-    'MIGRATE',
-    'ATTACHDISK',
-    'DETACHDISK',
-    'ATTACHNIC',
-    'DETACHNIC',
-    'SNAPSHOTCREATE',
-    'SNAPSHOTREVERT',
-    'SNAPSHOTDELETE',
-    'RESIZE',
-    'RESIZEDISK',
-  ])('replies FAILURE with a clear reason for %s (not implemented yet)', async (action) => {
-    expect(await transcript(new FakeRunner(), [requestLine(action, 42, NODE1_42)])).toEqual([
-      `${action} FAILURE 42 ${action} is not implemented by onevmm yet`,
+    ['MIGRATE', 'the payload has no MIGR_HOST'],
+    ['ATTACHDISK', 'DISK[ATTACH=YES]/TARGET: VM 42 has no DISK with ATTACH=YES and a TARGET'],
+    ['DETACHDISK', 'DISK[ATTACH=YES]/TARGET: VM 42 has no DISK with ATTACH=YES and a TARGET'],
+    ['ATTACHNIC', 'NIC[ATTACH=YES]/MAC: VM 42 has no NIC with ATTACH=YES and a MAC'],
+    ['DETACHNIC', 'NIC[ATTACH=YES]/MAC: VM 42 has no NIC with ATTACH=YES and a MAC'],
+    ['SNAPSHOTCREATE', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
+    ['SNAPSHOTREVERT', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
+    ['SNAPSHOTDELETE', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
+    ['RESIZEDISK', 'DISK[RESIZE=YES]: VM 42 has no DISK with RESIZE=YES and a SIZE'],
+  ])('%s without what it needs in the payload: FAILURE at once, no host command', async (action, reason) => {
+    const runner = new FakeRunner();
+
+    expect(await transcript(runner, [requestLine(action, 42, NODE1_42)])).toEqual([
+      `${action} FAILURE 42 ${reason}`,
     ]);
+    expect(runner.calls).toEqual([]);
+  });
+
+  it('RESIZE of a VM whose VCPU and MEMORY did not change: SUCCESS, no host command', async () => {
+    const runner = new FakeRunner();
+
+    expect(await transcript(runner, [requestLine('RESIZE', 42, NODE1_42)])).toEqual([
+      'LOG I 42 resize of one-42 on node1: VCPU and MEMORY are unchanged; nothing to do',
+      'RESIZE SUCCESS 42 -',
+    ]);
+    expect(runner.calls).toEqual([]);
   });
 
   it.each([

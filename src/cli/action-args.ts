@@ -1,0 +1,60 @@
+// The shapes of the action executables (arguments, input, output) and the argument helpers
+// shared by every action's definition.
+import type { ActionContext } from '../actions/context.js';
+import { OnevmmError } from '../util/errors.js';
+
+export interface ActionOutput {
+  // What goes to stdout (the UUID, the poll line…); '' for nothing.
+  readonly output: string;
+  readonly json: Record<string, unknown>;
+}
+
+export interface ActionInput {
+  readonly stdin: string;
+  readonly flags: ReadonlyMap<string, string | true>;
+  // Rewrites one status line on a terminal (migration progress); absent when stderr is not a TTY.
+  readonly progress?: (text: string) => void;
+}
+
+export interface RemoteAction {
+  readonly usage: string;
+  readonly help: string;
+  readonly readsStdin: boolean;
+  // Deploy and restore start from no domain (matters for --dry-run only).
+  readonly createsDomain: boolean;
+  parse(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Record<string, string>;
+  run(ctx: ActionContext, request: Record<string, string>, input: ActionInput): Promise<ActionOutput>;
+}
+
+export function usage(message: string): never {
+  throw new OnevmmError('USAGE', message);
+}
+
+// Names the positional arguments; the host is the last one (OpenNebula appends `<vmid> <host>`).
+export function take(
+  names: readonly string[],
+  positional: readonly string[],
+  action: string,
+): Record<string, string> {
+  if (positional.length < names.length) {
+    usage(
+      `${action}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positional.length} argument(s); see --help`,
+    );
+  }
+  const request: Record<string, string> = {};
+  names.forEach((name, i) => (request[name] = positional[i] ?? ''));
+  return request;
+}
+
+// `<deploy_id> [<host>] <vmid> <host>`: OpenNebula's driver passes the deploy id and the host,
+// then appends `<vmid> <host>`; the host is always the last argument.
+export function takeDomain(positional: readonly string[], action: string): Record<string, string> {
+  if (positional.length < 3) {
+    usage(
+      `${action}: expected <deploy_id> [<host>] <vmid> <host>, got ${positional.length} argument(s); see --help`,
+    );
+  }
+  return { deploy_id: positional[0] ?? '', vmid: positional.at(-2) ?? '', host: positional.at(-1) ?? '' };
+}
+
+export const none = (json: Record<string, unknown> = {}): ActionOutput => ({ output: '', json });

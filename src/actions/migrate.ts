@@ -159,19 +159,23 @@ async function runMigration(
   const args = migrateArguments(ctx, input, copyStorage, disks);
   // The command itself is not tied to ctx.signal: a cancel aborts the job (below), and virsh
   // then returns with libvirt's "canceled by client"; killing virsh would leave the job running.
-  const step: RemoteStep = {
-    step: 'migrate domain',
-    argv: [],
-    timeoutSeconds: timeout + ABORT_GRACE_SECONDS,
-    retry: false,
-  };
+  const limits = { timeoutSeconds: timeout + ABORT_GRACE_SECONDS, retry: false } as const;
   let run: Promise<CommandResult>;
   if (input.driveFrom === 'source') {
-    run = ctx.runner.run(input.source, virsh(ctx, step.step, args, { ...step, signal: undefined }));
+    run = ctx.runner.run(input.source, {
+      ...virsh(ctx, 'migrate domain', args),
+      ...limits,
+      signal: undefined,
+    });
   } else {
     const local = ctx.local ?? fail('migrate_local: no local runner to run virsh on this machine');
     const sourceUri = destinationUri(ctx, input.source);
-    run = local.run('front-end', { ...step, argv: ['virsh', '--connect', sourceUri, ...args] });
+    const step: RemoteStep = {
+      step: 'migrate domain',
+      argv: ['virsh', '--connect', sourceUri, ...args],
+      ...limits,
+    };
+    run = local.run('front-end', step);
   }
   const done = new AbortController();
   let aborting: Promise<void> | undefined;

@@ -65,7 +65,9 @@ function migrateAction(name: 'migrate' | 'migrate_local', driveFrom: 'source' | 
     createsDomain: false,
     parse: (positional) => {
       if (positional.length < 3)
-        usage(`${name}: expected <deploy_id> <dest_host> <src_host> then optionally <vmid> <host>, got ${positional.length} argument(s); see --help`);
+        usage(
+          `${name}: expected <deploy_id> <dest_host> <src_host> then optionally <vmid> <host>, got ${positional.length} argument(s); see --help`,
+        );
       return {
         deploy_id: positional[0] ?? '',
         destination: positional[1] ?? '',

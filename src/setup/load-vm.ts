@@ -57,15 +57,21 @@ export function parseVmDocument(text: string, file: string): ActionData {
 // over the text given (stdin or an argument).
 export async function readVmDocument(
   text: string,
-  options: { readonly file?: string | undefined; readonly defaults: string | undefined; readonly vmId?: string },
+  options: {
+    readonly file?: string | undefined;
+    readonly defaults: string | undefined;
+    readonly vmId?: string;
+  },
 ): Promise<ActionData> {
   if (options.file !== undefined) {
     const vmId = options.vmId === undefined || !/^\d+$/.test(options.vmId) ? undefined : Number(options.vmId);
     const defaults = await loadDefaults(resolveDefaultsPath(options.defaults));
     const fileText = await readTextFile(options.file, 'VM');
-    if (fileText.trimStart().startsWith('<') || isBase64Document(fileText)) return parseVmDocument(fileText, options.file);
+    if (fileText.trimStart().startsWith('<') || isBase64Document(fileText))
+      return parseVmDocument(fileText, options.file);
     return { vm: await loadVm(options.file, { vmId, defaults }) };
   }
-  if (text.trim() === '') throw new OnevmmError('USAGE', 'no action document: give it on stdin or with --vm-xml FILE');
+  if (text.trim() === '')
+    throw new OnevmmError('USAGE', 'no action document: give it on stdin or with --vm-xml FILE');
   return parseVmDocument(text, '<stdin>');
 }

@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { executeAction } from '../execute-action.js';
 import type { CliIo } from '../io.js';
 import { REMOTE_ACTIONS } from '../remote-actions.js';
+import { CLI_ONLY_ACTIONS } from '../cli-only-actions.js';
 import { readTextFile } from '../../setup/load-vm.js';
 import { decodeStdinDocument } from '../../template/parse-action-data.js';
 
@@ -21,7 +22,11 @@ interface CommandSpec {
   readonly command: string;
   readonly describe: string;
   readonly action: string;
+  // Chooses the action from the arguments (snapshot create|revert|delete|list); default `action`.
+  readonly pick?: (args: Args) => string;
   readonly positionals: readonly [string, string][];
+  // Extra options: name → [type, description].
+  readonly options?: Readonly<Record<string, readonly ['string' | 'boolean', string]>>;
   // Builds the executable-style request and flags from the parsed arguments.
   readonly request: (
     args: Args,
@@ -132,7 +137,153 @@ export const ACTION_COMMANDS: readonly CommandSpec[] = [
         },
       }),
   },
+  {
+    command: 'migrate <vm>',
+    describe: 'live-migrate a VM from one host to another (transactional: it never runs twice or nowhere)',
+    action: 'migrate',
+    pick: (args) => (args['local'] === true ? 'migrate_local' : 'migrate'),
+    positionals: [['vm', 'the domain: one-<id>, a name or a UUID']],
+    options: {
+      from: ['string', 'the host the VM runs on (required)'],
+      to: ['string', 'the destination host (required)'],
+      local: ['boolean', 'run virsh migrate on this machine (migrate_local) instead of on the source host'],
+      'copy-storage': ['boolean', 'copy the writable disks too (no shared storage): --copy-storage-all'],
+      'vm-xml': ['string', 'the VM (oned XML or action data) for its FEATURES/MIGRATE_* flags'],
+    },
+    request: (args) => {
+      const flags = new Map<string, string | true>();
+      if (args['copyStorage'] === true) flags.set('--copy-storage', true);
+      if (typeof args['vmXml'] === 'string') flags.set('--vm-xml', args['vmXml']);
+      return Promise.resolve({
+        request: {
+          deploy_id: str(args, 'vm'),
+          destination: str(args, 'to'),
+          host: str(args, 'from'),
+          vmid: '',
+        },
+        flags,
+      });
+    },
+  },
+  vmDocumentCommand(
+    'attach-disk',
+    'attach_disk',
+    "hot-plug the VM's DISK with ATTACH=YES (from a template, <VM> or action XML)",
+  ),
+  vmDocumentCommand(
+    'attach-nic',
+    'attach_nic',
+    "hot-plug the VM's NIC with ATTACH=YES (from a template, <VM> or action XML)",
+  ),
+  vmDocumentCommand(
+    'resize',
+    'resize',
+    "set vCPUs and memory to the VM's VCPU and MEMORY (old values in RESIZE=[...])",
+  ),
+  {
+    command: 'detach-disk <host> <vm> <target>',
+    describe: 'hot-unplug a disk (done when libvirt no longer lists it)',
+    action: 'detach_disk',
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the domain'],
+      ['target', 'the disk target, e.g. vdb'],
+    ],
+    request: (args) =>
+      Promise.resolve({
+        request: {
+          host: str(args, 'host'),
+          deploy_id: str(args, 'vm'),
+          target: str(args, 'target'),
+          vmid: '',
+        },
+      }),
+  },
+  {
+    command: 'detach-nic <host> <vm> <mac>',
+    describe: 'hot-unplug a NIC by its MAC (retried up to VIRSH_RETRIES times)',
+    action: 'detach_nic',
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the domain'],
+      ['mac', 'the MAC address of the NIC'],
+    ],
+    request: (args) =>
+      Promise.resolve({
+        request: { host: str(args, 'host'), deploy_id: str(args, 'vm'), mac: str(args, 'mac'), vmid: '' },
+      }),
+  },
+  {
+    command: 'resize-disk <host> <vm> <target> <size-mb>',
+    describe: 'grow a disk of a running VM (virsh blockresize)',
+    action: 'resize_disk_target',
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the domain'],
+      ['target', 'the disk target, e.g. vda'],
+      ['size-mb', 'the new size in MiB'],
+    ],
+    request: (args) =>
+      Promise.resolve({
+        request: {
+          host: str(args, 'host'),
+          deploy_id: str(args, 'vm'),
+          target: str(args, 'target'),
+          size: str(args, 'sizeMb'),
+        },
+      }),
+  },
+  {
+    command: 'snapshot <op> <host> <vm> [snapshot]',
+    describe: 'create (snapshot = the id: snap-<id>), revert to, delete or list snapshots',
+    action: 'snapshot_create',
+    pick: (args) => `snapshot_${str(args, 'op')}`,
+    positionals: [
+      ['op', 'create, revert, delete or list'],
+      ['host', 'the hypervisor host'],
+      ['vm', 'the domain'],
+      ['snapshot', 'create: the snapshot id; revert/delete: the snapshot name (snap-<id>)'],
+    ],
+    request: (args) =>
+      Promise.resolve({
+        request: {
+          host: str(args, 'host'),
+          deploy_id: str(args, 'vm'),
+          snapshot_id: str(args, 'snapshot'),
+          name: str(args, 'snapshot'),
+          vmid: '',
+        },
+      }),
+  },
 ];
+
+// A command that reads the VM document (template, <VM> or action XML) from a file.
+function vmDocumentCommand(command: string, action: string, describe: string): CommandSpec {
+  return {
+    command: `${command} <host> <vm> <document>`,
+    describe,
+    action,
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the domain'],
+      ['document', 'a template file, a <VM> document or VMM_DRIVER_ACTION_DATA'],
+    ],
+    request: (args) => {
+      const flags = new Map<string, string | true>([['--vm-xml', str(args, 'document')]]);
+      if (args.defaults !== undefined) flags.set('--defaults', args.defaults);
+      return Promise.resolve({
+        request: {
+          host: str(args, 'host'),
+          deploy_id: str(args, 'vm'),
+          target: '',
+          document: '-',
+          vmid: str(args, 'vmId'),
+        },
+        flags,
+      });
+    },
+  };
+}
 
 // Registers the action commands on the parser.
 export function addActionCommands(parser: Argv, io: CliIo, setExit: (code: number) => void): Argv {
@@ -144,7 +295,12 @@ export function addActionCommands(parser: Argv, io: CliIo, setExit: (code: numbe
         let built = y;
         for (const [name, describe] of spec.positionals)
           built = built.positional(name, { type: 'string', describe });
-        if (spec.action === 'deploy' || spec.action === 'restore')
+        for (const [name, [type, describe]] of Object.entries(spec.options ?? {}))
+          built = built.option(name, { type, describe });
+        if (spec.action === 'migrate') built = built.demandOption(['from', 'to']);
+        if (spec.action === 'snapshot_create')
+          built = built.positional('op', { choices: ['create', 'revert', 'delete', 'list'] });
+        if (['deploy', 'restore', 'attach_disk', 'attach_nic', 'resize'].includes(spec.action))
           built = built.option('vm-id', { type: 'number', describe: 'the VM id' });
         if (spec.action === 'deploy')
           built = built.option('deployment-file', {
@@ -160,9 +316,10 @@ export function addActionCommands(parser: Argv, io: CliIo, setExit: (code: numbe
 }
 
 async function runActionCommand(spec: CommandSpec, args: Args, io: CliIo): Promise<number> {
-  const action = REMOTE_ACTIONS[spec.action];
-  if (action === undefined) throw new Error(`no action ${spec.action}`);
+  const name = spec.pick?.(args) ?? spec.action;
+  const action = REMOTE_ACTIONS[name] ?? CLI_ONLY_ACTIONS[name];
+  if (action === undefined) throw new Error(`no action ${name}`);
   const { request, stdin = '', flags = new Map<string, string | true>() } = await spec.request(args);
-  await executeAction(spec.action, action, request, { stdin, flags }, args, io);
+  await executeAction(name, action, request, { stdin, flags }, args, io);
   return 0;
 }

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runRemoteAction } from '../../src/cli/remote.js';
+
+// No test here may reach a host: --dry-run must never build the SSH runner.
+vi.mock('../../src/host/ssh-runner.js', () => ({
+  createSshRunner: () => {
+    throw new Error('dry-run-vm.test.ts: the SSH runner was created');
+  },
+}));
+
+const KVMRC = path.join(import.meta.dirname, '../../remotes/etc/vmm/kvm/kvmrc');
+const VM_XML = path.join(import.meta.dirname, '../fixtures/vm-xml/vm-42.xml');
+
+beforeEach(() => {
+  vi.stubEnv('ONEVMM_KVMRC', KVMRC);
+  vi.stubEnv('ONEVMM_DEFAULTS', undefined);
+});
+afterEach(() => vi.unstubAllEnvs());
+
+async function run(
+  action: string,
+  ...argv: string[]
+): Promise<{ code: number; stdout: string; stderr: string[] }> {
+  let stdout = '';
+  const stderr: string[] = [];
+  const code = await runRemoteAction(action, argv, {
+    stdout: (text) => (stdout += text),
+    stderr: (line) => stderr.push(line),
+  });
+  return { code, stdout, stderr };
+}
+
+const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system';
+// migrate reads the action XML from stdin unless --vm-xml names a file; a file keeps the test off
+// the worker's stdin (which never ends).
+const MIGRATE_ARGS = ['one-42', 'node2', 'node1', '42', 'node1', '--dry-run', '--vm-xml', VM_XML];
+
+function lastLine(stdout: string): string {
+  return stdout.trimEnd().split('\n').at(-1) ?? '';
+}
+
+describe('migrate --dry-run', () => {
+  it('prints the plan, with virsh migrate on the source and the state read on both hosts, and exits 0', async () => {
+    const result = await run('migrate', ...MIGRATE_ARGS);
+
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    expect(result.stdout).toBe(
+      [
+        '# read domain state, on node1:',
+        `${VIRSH} domstate -- one-42`,
+        '# read domain state, on node2:',
+        `${VIRSH} domstate -- one-42`,
+        '# list snapshots, on node1:',
+        `${VIRSH} snapshot-list --name --topological -- one-42`,
+        '# migrate domain, on node1:',
+        'LC_ALL=C timeout --kill-after=5s 930s virsh --connect qemu:///system migrate --live -- one-42 qemu+ssh://node2/system',
+        '# read domain state, on node1:',
+        `${VIRSH} domstate -- one-42`,
+        '# read domain state, on node2:',
+        `${VIRSH} domstate -- one-42`,
+        '# sync guest time, on node2:',
+        'LC_ALL=C timeout --kill-after=5s 5s virsh --connect qemu:///system domtime --sync -- one-42',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('--json ends with one JSON object naming the outcome, source and destination', async () => {
+    const result = await run('migrate', ...MIGRATE_ARGS, '--json');
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(lastLine(result.stdout))).toEqual({
+      action: 'migrate',
+      ok: true,
+      outcome: 'migrated',
+      seconds: expect.any(Number) as number,
+      snapshots: 0,
+      source: 'node1',
+      destination: 'node2',
+    });
+  });
+
+  it('refuses a destination equal to the source with exit code 1 and no command printed', async () => {
+    const result = await run(
+      'migrate',
+      'one-42',
+      'node1',
+      'node1',
+      '42',
+      'node1',
+      '--dry-run',
+      '--vm-xml',
+      VM_XML,
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.join('\n')).toContain('the destination is the source host; nothing was changed');
+  });
+});
+
+describe('snapshot_create --dry-run', () => {
+  it('prints the plan and the snapshot name snap-<id>', async () => {
+    const result = await run('snapshot_create', 'one-5', '3', '5', 'node1', '--dry-run');
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`${VIRSH} snapshot-create-as --name snap-3 -- one-5\n`);
+    expect(lastLine(result.stdout)).toBe('snap-3');
+  });
+
+  it('--json prints {action, ok, name} as the last line', async () => {
+    const result = await run('snapshot_create', 'one-5', '3', '5', 'node1', '--dry-run', '--json');
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(lastLine(result.stdout))).toEqual({
+      action: 'snapshot_create',
+      ok: true,
+      name: 'snap-3',
+    });
+  });
+});

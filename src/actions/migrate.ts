@@ -104,10 +104,10 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
   } catch (error) {
     failure = error;
   }
-  const where = await settle(ctx, input, failure, created);
+  const { where, unchecked } = await settle(ctx, input, failure, created);
   if (where === 'source') {
     await restoreSnapshots(ctx, source, domain, snapshots);
-    throw migrationError(what, failure);
+    throw migrationError(what, failure, unchecked);
   }
   if (failure !== undefined) {
     ctx.log('W', `${what}: virsh reported a failure, but the domain now runs on ${destination} only`);
@@ -121,13 +121,19 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
   };
 }
 
-function migrationError(what: string, failure: unknown): OnevmmError {
+function migrationError(what: string, failure: unknown, unchecked: string | undefined): OnevmmError {
   const reason = failure instanceof Error ? failure.message : 'the domain did not reach the destination';
   const code = failure instanceof OnevmmError ? failure.code : 'ACTION';
+  const destination =
+    unchecked === undefined
+      ? 'nothing is left on the destination'
+      : `the destination could not be checked for a leftover (${unchecked}; libvirt there drops an incoming domain whose migration failed)`;
   return new OnevmmError(
     code,
-    `${what} failed; the VM still runs on the source and nothing is left on the destination: ${reason}`,
-    { cause: failure },
+    `${what} failed; the VM still runs on the source and ${destination}: ${reason}`,
+    {
+      cause: failure,
+    },
   );
 }
 
@@ -295,7 +301,7 @@ async function settle(
   input: MigrateInput,
   failure: unknown,
   created: readonly CopyDisk[],
-): Promise<'source' | 'destination'> {
+): Promise<{ readonly where: 'source' | 'destination'; readonly unchecked?: string }> {
   const { source, destination, domain } = input;
   // The checks must run even when the action was cancelled.
   const plain: ActionContext = { ...ctx, signal: undefined };
@@ -303,10 +309,12 @@ async function settle(
   const src = await tryState(plain, source, domain);
   const dst = await tryState(plain, destination, domain);
   if (failure === undefined && typeof src === 'string' && isStopped(src) && dst === 'running')
-    return 'destination';
+    return { where: 'destination' };
   if (typeof src === 'string' && !isStopped(src)) {
     // The source still has it: that copy is the VM; anything on the destination goes.
-    if (typeof dst !== 'string' || !isStopped(dst)) await removeFromDestination(plain, input, dst);
+    let unchecked: string | undefined;
+    if (typeof dst !== 'string' || !isStopped(dst))
+      unchecked = await removeFromDestination(plain, input, dst);
     await removeCreatedDisks(plain, destination, created);
     if (src === 'paused') {
       ctx.log('I', `${showName(domain)} is paused on ${source} after the failed migration: resuming it`);
@@ -314,9 +322,9 @@ async function settle(
     }
     const again = await readDomainState(plain, source, domain);
     if (again !== 'running') fail(`${what} failed and the domain is ${again} on ${source}: check it by hand`);
-    return 'source';
+    return unchecked === undefined ? { where: 'source' } : { where: 'source', unchecked };
   }
-  if (typeof src === 'string' && isStopped(src) && dst === 'running') return 'destination';
+  if (typeof src === 'string' && isStopped(src) && dst === 'running') return { where: 'destination' };
   throw new OnevmmError(
     'ACTION',
     `${what}: the domain is ${describe(src)} on ${source} and ${describe(dst)} on ${destination}; ` +
@@ -325,7 +333,12 @@ async function settle(
   );
 }
 
-async function removeFromDestination(ctx: ActionContext, input: MigrateInput, state: Reading): Promise<void> {
+// Destroys what reached the destination; returns why it could not be checked, if it could not.
+async function removeFromDestination(
+  ctx: ActionContext,
+  input: MigrateInput,
+  state: Reading,
+): Promise<string | undefined> {
   const { destination, domain } = input;
   try {
     if (state !== 'shut off') await destroyDomain(ctx, destination, domain);
@@ -337,10 +350,12 @@ async function removeFromDestination(ctx: ActionContext, input: MigrateInput, st
         virsh(ctx, 'undefine leftover', ['undefine', '--keep-nvram', '--', domain]),
       );
     ctx.log('I', `removed the incomplete copy of ${showName(domain)} from ${destination}`);
+    return undefined;
   } catch (error) {
     // Unreachable destination: libvirt there drops an incoming domain whose migration failed.
     ctx.log('W', `could not check ${destination} for a leftover of ${showName(domain)}: ${errorText(error)}`);
     if (classifyError(error) !== 'transport') throw error;
+    return errorText(error);
   }
 }
 

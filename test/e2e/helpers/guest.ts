@@ -167,7 +167,7 @@ export function failureLine(run: ActionRun): string {
   const clean =
     lines.length === 1 &&
     line.trim() !== '' &&
-    !/internal error|^\s+at |Error: |ERR_/.test(line) &&
+    !/^[\w-]+: internal error|^\s+at |Error: |ERR_/.test(line) &&
     // eslint-disable-next-line no-control-regex
     !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(line);
   if (!clean) throw new Error(`expected exactly one clean error line on stderr; ${describeRun(run)}`);

@@ -16,6 +16,8 @@ export interface TinyDomain {
   readonly extraDevices?: string;
   // The OpenNebula metadata's system_datastore (where snapshots are kept).
   readonly vmDir?: string;
+  // Any other change to the XML make-domain.sh prints.
+  readonly tweak?: (xml: string) => string;
 }
 
 // The domain XML of a tiny guest with a 1 s heartbeat.
@@ -35,7 +37,7 @@ export function tinyDomainXml(tb: TestbedInfo, domain: TinyDomain): string {
       `  <metadata><one:vm xmlns:one="http://opennebula.org/xmlns/libvirt/1.0"><one:system_datastore>${domain.vmDir}</one:system_datastore></one:vm></metadata>\n</domain>`,
     );
   }
-  return xml;
+  return domain.tweak === undefined ? xml : domain.tweak(xml);
 }
 
 // Creates the disk (if any) on the host and deploys the domain with the deploy executable.

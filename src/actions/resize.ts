@@ -110,6 +110,23 @@ export async function resizeDisk(
   const what = `resize of disk ${input.target} of ${showName(input.domain)} on ${input.host}`;
   if (!Number.isInteger(input.sizeMiB) || input.sizeMiB < 1)
     fail(`${what}: the size must be a positive number of MB, got ${showValue(String(input.sizeMiB))}`);
+  // libvirt shrinks a disk without a word (the data past the end is lost): only growing is allowed.
+  const info = await ctx.runner.run(
+    input.host,
+    virsh(ctx, 'read disk size', ['domblkinfo', '--', input.domain, input.target]),
+  );
+  const capacity = Number(/^Capacity:\s+(\d+)/m.exec(info.stdout)?.[1] ?? Number.NaN);
+  const wanted = input.sizeMiB * 1024 * 1024;
+  if (!Number.isFinite(capacity)) fail(`${what}: virsh domblkinfo printed no capacity`);
+  if (wanted < capacity) {
+    fail(
+      `${what}: ${input.sizeMiB} MiB is smaller than its ${Math.ceil(capacity / 1048576)} MiB; disks only grow (nothing was changed)`,
+    );
+  }
+  if (wanted === capacity) {
+    ctx.log('I', `${what}: it has ${input.sizeMiB} MiB already`);
+    return;
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       await ctx.runner.run(

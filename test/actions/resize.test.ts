@@ -67,17 +67,44 @@ describe('resize', () => {
 });
 
 describe('resizeDisk', () => {
-  it('runs blockresize with the size in MiB', async () => {
+  // `virsh domblkinfo` of a 1 GiB disk.
+  const ONE_GIB = { stdout: 'Capacity:       1073741824\nAllocation:     200704\nPhysical:       196616\n' };
+
+  it('reads the size, then runs blockresize with the new size in MiB', async () => {
     const { ctx, runner } = createTestContext();
+    runner.reply('domblkinfo', ONE_GIB);
     runner.reply('blockresize', { stdout: 'Block device vda is resized\n' });
 
     await resizeDisk(ctx, { ...base, target: 'vda', sizeMiB: 2048 });
 
-    expect(runner.commands()).toEqual([`${VIRSH} blockresize -- one-5 vda 2048M`]);
+    expect(runner.commands()).toEqual([
+      `${VIRSH} domblkinfo -- one-5 vda`,
+      `${VIRSH} blockresize -- one-5 vda 2048M`,
+    ]);
+  });
+
+  it('refuses to shrink a disk (libvirt would do it silently) and runs no blockresize', async () => {
+    const { ctx, runner } = createTestContext();
+    runner.reply('domblkinfo', ONE_GIB);
+
+    await expect(resizeDisk(ctx, { ...base, target: 'vda', sizeMiB: 512 })).rejects.toThrow(
+      /resize of disk vda of one-5 on node1: 512 MiB is smaller than its 1024 MiB; disks only grow \(nothing was changed\)/,
+    );
+    expect(runner.commands()).toEqual([`${VIRSH} domblkinfo -- one-5 vda`]);
+  });
+
+  it('the same size is a success with nothing to do', async () => {
+    const { ctx, runner } = createTestContext();
+    runner.reply('domblkinfo', ONE_GIB);
+
+    await resizeDisk(ctx, { ...base, target: 'vda', sizeMiB: 1024 });
+
+    expect(runner.commands()).toEqual([`${VIRSH} domblkinfo -- one-5 vda`]);
   });
 
   it("tries again 5 s later while the disk 'is in use'", async () => {
     const { ctx, runner, clock } = createTestContext();
+    runner.reply('domblkinfo', ONE_GIB);
     runner.reply(
       'blockresize',
       { exitCode: 1, stderr: "error: Requested operation is not valid: disk 'vda' is in use\n" },
@@ -86,15 +113,16 @@ describe('resizeDisk', () => {
 
     await resizeDisk(ctx, { ...base, target: 'vda', sizeMiB: 2048 });
 
-    expect(runner.commands()).toHaveLength(2);
+    expect(runner.commands()).toHaveLength(3);
     expect(clock.sleeps).toEqual([5000]);
   });
 
   it('gives up after 3 tries', async () => {
     const { ctx, runner } = createTestContext();
+    runner.reply('domblkinfo', ONE_GIB);
     runner.reply('blockresize', { exitCode: 1, stderr: "error: disk 'vda' is in use\n" });
 
     await expect(resizeDisk(ctx, { ...base, target: 'vda', sizeMiB: 2048 })).rejects.toThrow(/is in use/);
-    expect(runner.commands()).toHaveLength(3);
+    expect(runner.commands()).toHaveLength(4);
   });
 });

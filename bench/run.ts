@@ -1,6 +1,7 @@
 // `npm run bench -- [name…]`: runs the named benchmarks (all by default) and writes bench/results.json.
 import { runColdStartBench } from './cold-start.js';
 import { runDriverThroughputBench } from './driver-throughput.js';
+import { runLifecycleBench } from './lifecycle.js';
 import { runPollScaleBench } from './poll-scale.js';
 import { runTranslateBench } from './translate.js';
 
@@ -9,6 +10,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'cold-start': runColdStartBench,
   'driver-throughput': runDriverThroughputBench,
   'poll-scale': runPollScaleBench,
+  lifecycle: runLifecycleBench,
 };
 
 const names = process.argv.slice(2);

@@ -77,8 +77,11 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
     fail(`${what}: the destination ${showValue(destination)} is not a host name or address`);
   if (sameHost(source, destination)) fail(`${what}: the destination is the source host; nothing was changed`);
   const started = ctx.now();
-  const sourceState = await readDomainState(ctx, source, domain);
-  const destinationState = await readDomainState(ctx, destination, domain);
+  // Both hosts at once: each is its own SSH connection.
+  const [sourceState, destinationState] = await Promise.all([
+    readDomainState(ctx, source, domain),
+    readDomainState(ctx, destination, domain),
+  ]);
   if (isStopped(sourceState)) {
     if (destinationState === 'running') {
       ctx.log('I', `${showName(domain)} already runs on ${destination} and not on ${source}: nothing to do`);
@@ -306,8 +309,10 @@ async function settle(
   // The checks must run even when the action was cancelled.
   const plain: ActionContext = { ...ctx, signal: undefined };
   const what = `migration of ${showName(domain)} from ${source} to ${destination}`;
-  const src = await tryState(plain, source, domain);
-  const dst = await tryState(plain, destination, domain);
+  const [src, dst] = await Promise.all([
+    tryState(plain, source, domain),
+    tryState(plain, destination, domain),
+  ]);
   if (failure === undefined && typeof src === 'string' && isStopped(src) && dst === 'running')
     return { where: 'destination' };
   if (typeof src === 'string' && !isStopped(src)) {

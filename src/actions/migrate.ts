@@ -9,6 +9,7 @@ import type { CommandResult, RemoteStep } from '../host/runner.js';
 import { OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { destroyDomain } from './cancel.js';
+import { syncGuestTime } from './guest-time.js';
 import { virsh, type ActionContext } from './context.js';
 import { isStopped, readDomainState, type DomainState } from './domain-state.js';
 import { detachSnapshots, redefineSnapshots, type SnapshotSet } from './snapshots.js';
@@ -116,7 +117,7 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
     ctx.log('W', `${what}: virsh reported a failure, but the domain now runs on ${destination} only`);
   }
   await restoreSnapshots(ctx, destination, domain, snapshots);
-  if (ctx.config.syncTime) await syncTime(ctx, destination, domain);
+  await syncGuestTime(ctx, destination, domain);
   return {
     outcome: 'migrated',
     seconds: Math.round((ctx.now() - started) / 100) / 10,
@@ -373,16 +374,4 @@ async function restoreSnapshots(
   if (set.names.length === 0) return;
   const failed = await redefineSnapshots({ ...ctx, signal: undefined }, host, domain, set);
   for (const message of failed) ctx.log('W', message);
-}
-
-async function syncTime(ctx: ActionContext, host: string, domain: string): Promise<void> {
-  try {
-    await ctx.runner.run(
-      host,
-      virsh(ctx, 'sync guest time', ['domtime', '--sync', '--', domain], { timeoutSeconds: 5, retry: false }),
-    );
-  } catch (error) {
-    // Needs the guest agent; OpenNebula ignores the failure too.
-    ctx.log('D', `SYNC_TIME: ${errorText(error)}`);
-  }
 }

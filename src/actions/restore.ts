@@ -8,6 +8,7 @@ import { showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 import { parentDirectory } from './paths.js';
 import { SAVE_RESTORE_TIMEOUT } from './save.js';
+import { syncGuestTime } from './guest-time.js';
 import { keptSnapshotFiles, LIST_KEPT_SNAPSHOTS } from './snapshots.js';
 import { readDomainName, redefineKept } from './deploy.js';
 
@@ -74,10 +75,12 @@ export async function restore(ctx: ActionContext, input: RestoreInput): Promise<
     input.host,
     virsh(ctx, 'restore domain', ['restore', '--xml', `${file}.xml`, '--', file], { timeoutSeconds }),
   );
-  await redefineKept(ctx, input.host, readDomainName(xml), keptSnapshotFiles(written.stdout));
+  const name = readDomainName(xml);
+  await redefineKept(ctx, input.host, name, keptSnapshotFiles(written.stdout));
   await ctx.runner.run(input.host, {
     step: 'remove checkpoint',
     argv: ['rm', '-f', '--', file, `${file}.xml`],
     signal: ctx.signal,
   });
+  await syncGuestTime(ctx, input.host, name);
 }

@@ -84,6 +84,8 @@ describe('restore', () => {
       `LC_ALL=C timeout --kill-after=5s 60s sh -c 'cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/100/7 ${CHECKPOINT}.xml`,
       `LC_ALL=C timeout --kill-after=5s 900s virsh --connect qemu:///system restore --xml ${CHECKPOINT}.xml -- ${CHECKPOINT}`,
       `LC_ALL=C timeout --kill-after=5s 60s rm -f -- ${CHECKPOINT} ${CHECKPOINT}.xml`,
+      // SYNC_TIME=yes (the default): best effort, a failure is only a debug message.
+      `LC_ALL=C timeout --kill-after=5s 5s virsh --connect qemu:///system domtime --sync -- one-7`,
     ]);
     expect(runner.calls.every((call) => call.host === 'node1')).toBe(true);
     // The XML written is the dumped one with the disks moved to the checkpoint's directory.

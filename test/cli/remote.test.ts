@@ -253,7 +253,7 @@ describe('runRemoteAction --dry-run', () => {
       `${VIRSH.replace(' 60s ', ' 900s ')} save -- one-7 ${checkpoint}`,
     );
     expect(restored.code).toBe(0);
-    expect(hostsOf(restored.stdout)).toEqual(['node1', 'node1', 'node1', 'node1']);
+    expect(hostsOf(restored.stdout)).toEqual(['node1', 'node1', 'node1', 'node1', 'node1']);
     expect(commandsOf(restored.stdout)[2]).toBe(
       `${VIRSH.replace(' 60s ', ' 900s ')} restore --xml ${checkpoint}.xml -- ${checkpoint}`,
     );

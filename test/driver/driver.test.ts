@@ -267,6 +267,7 @@ describe('Driver: other actions', () => {
       `sh -c 'cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/7 ${CHECKPOINT_7}.xml`,
       `virsh --connect qemu:///system restore --xml ${CHECKPOINT_7}.xml -- ${CHECKPOINT_7}`,
       `rm -f -- ${CHECKPOINT_7} ${CHECKPOINT_7}.xml`,
+      'virsh --connect qemu:///system domtime --sync -- one-7',
     ]);
     expect(runner.calls[1]?.step.stdin).toContain('<name>one-7</name>');
   });

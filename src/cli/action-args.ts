@@ -3,6 +3,12 @@
 import type { ActionContext } from '../actions/context.js';
 import { OnevmmError } from '../util/errors.js';
 
+export interface DryRunAssumptions {
+  readonly disks?: readonly string[];
+  readonly nics?: readonly string[];
+  readonly snapshots?: readonly string[];
+}
+
 export interface ActionOutput {
   // What goes to stdout (the UUID, the poll line…); '' for nothing.
   readonly output: string;
@@ -22,6 +28,9 @@ export interface RemoteAction {
   readonly readsStdin: boolean;
   // Deploy and restore start from no domain (matters for --dry-run only).
   readonly createsDomain: boolean;
+  // --dry-run: what the domain is taken to have before the action (the disk or NIC a detach
+  // removes, the snapshot a revert goes to), so that the plan shows the commands that would run.
+  readonly dryRunAssumes?: (request: Readonly<Record<string, string>>) => DryRunAssumptions;
   parse(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Record<string, string>;
   run(ctx: ActionContext, request: Record<string, string>, input: ActionInput): Promise<ActionOutput>;
 }

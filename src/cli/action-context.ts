@@ -1,6 +1,7 @@
 // Builds what an action needs from the CLI's flags: settings, a runner (SSH, or --dry-run), a logger.
 import { sleepFor, type ActionContext, type LogSeverity } from '../actions/context.js';
 import type { HostRunner } from '../host/runner.js';
+import type { DryRunAssumptions } from './action-args.js';
 import { createDryRunRunner } from './dry-run.js';
 import type { CliIo } from './io.js';
 import { loadKvmrc } from '../setup/load-kvmrc.js';
@@ -11,6 +12,8 @@ export interface ContextFlags {
   readonly verbose?: boolean | undefined;
   // For --dry-run: the host the domain is taken to run on before the action (none: not running).
   readonly runningOn?: string | undefined;
+  // For --dry-run: devices and snapshots the domain is taken to have.
+  readonly assume?: DryRunAssumptions | undefined;
 }
 
 export interface CliActionContext {
@@ -31,7 +34,7 @@ export async function createCliActionContext(
   let local: HostRunner;
   let close = async (): Promise<void> => {};
   if (flags.dryRun === true) {
-    runner = createDryRunRunner(io, config.commandTimeout, flags.runningOn);
+    runner = createDryRunRunner(io, config.commandTimeout, flags.runningOn, flags.assume);
     local = runner;
   } else {
     // ssh2 is loaded only by commands that reach a host.

@@ -3,6 +3,7 @@
 import { CommandError } from '../host/errors.js';
 import { FakeRunner, type FakeCall, type FakeReply } from '../host/fake-runner.js';
 import type { HostRunner } from '../host/runner.js';
+import type { DryRunAssumptions } from './action-args.js';
 import type { CliIo } from './io.js';
 
 const FAKE_UUID = '00000000-0000-0000-0000-000000000000';
@@ -33,12 +34,19 @@ export function createDryRunRunner(
   io: CliIo,
   commandTimeoutSeconds: number,
   runningOn: string | undefined,
+  assume: DryRunAssumptions = {},
 ): HostRunner {
   const hosts = new Map<string, DryHost>();
   const hostState = (host: string): DryHost => {
     let state = hosts.get(host);
     if (state === undefined) {
-      state = { running: host === runningOn, disks: new Map(), nics: new Map(), snapshots: [] };
+      const here = host === runningOn;
+      state = {
+        running: here,
+        disks: new Map(here ? (assume.disks ?? []).map((target) => [target, '/dry-run'] as const) : []),
+        nics: new Map(here ? (assume.nics ?? []).map((mac) => [mac.toLowerCase(), 'bridge'] as const) : []),
+        snapshots: here ? [...(assume.snapshots ?? [])] : [],
+      };
       hosts.set(host, state);
     }
     return state;
@@ -109,6 +117,8 @@ export function createDryRunRunner(
       case 'snapshot-delete':
         host.snapshots.splice(host.snapshots.indexOf(after.at(-1) ?? ''), 1);
         break;
+      case 'domblkinfo':
+        return { stdout: 'Capacity:       1048576\nAllocation:     0\nPhysical:       0\n' };
       case 'qemu-img':
         if (argv[1] === 'info') return { stdout: '{"virtual-size": 67108864, "format": "qcow2"}\n' };
         break;

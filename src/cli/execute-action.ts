@@ -31,6 +31,7 @@ export async function executeAction(
         dryRun: flags.dryRun,
         verbose: flags.verbose,
         runningOn: action.createsDomain ? undefined : request['host'],
+        assume: action.dryRunAssumes?.(request),
       },
       io,
       controller.signal,

@@ -132,6 +132,7 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     createsDomain: false,
     parse: (positional) =>
       named(['deploy_id', 'source', 'target', 'target_index'], 'detach_disk', positional),
+    dryRunAssumes: (request) => ({ disks: [request['target'] ?? ''] }),
     async run(ctx, request) {
       const { detachDisk } = await import('../actions/hotplug.js');
       const result = await detachDisk(ctx, {
@@ -166,6 +167,7 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     readsStdin: false,
     createsDomain: false,
     parse: (positional) => named(['deploy_id', 'mac'], 'detach_nic', positional),
+    dryRunAssumes: (request) => ({ nics: [request['mac'] ?? ''] }),
     async run(ctx, request) {
       const { detachNic } = await import('../actions/hotplug.js');
       const result = await detachNic(ctx, {
@@ -243,6 +245,7 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
     readsStdin: false,
     createsDomain: false,
     parse: (positional) => named(['deploy_id', 'target'], 'prereconfigure', positional),
+    dryRunAssumes: (request) => ({ disks: [request['target'] ?? ''] }),
     async run(ctx, request) {
       const { ejectMedia } = await import('../actions/reconfigure.js');
       return none({
@@ -280,6 +283,7 @@ function snapshotAction(name: 'snapshot_revert' | 'snapshot_delete', help: strin
     readsStdin: false,
     createsDomain: false,
     parse: (positional) => named(['deploy_id', 'name'], name, positional),
+    dryRunAssumes: (request) => ({ snapshots: [request['name'] ?? ''] }),
     async run(ctx: ActionContext, request) {
       const snapshots = await import('../actions/snapshots.js');
       const input = {

@@ -121,3 +121,31 @@ describe('snapshot_create --dry-run', () => {
     });
   });
 });
+
+describe('--dry-run of actions on an existing device or snapshot', () => {
+  // The plan shows the command that would change the domain, not "nothing to detach".
+  it.each([
+    ['detach_disk', ['one-42', '/d', 'vdb', '1', '42', 'node1'], `${VIRSH} detach-disk --live -- one-42 vdb`],
+    [
+      'detach_nic',
+      ['one-42', '02:00:0a:00:00:01', '42', 'node1'],
+      `${VIRSH} detach-interface --live --type bridge --mac 02:00:0a:00:00:01 -- one-42`,
+    ],
+    [
+      'snapshot_revert',
+      ['one-42', 'snap-1', '42', 'node1'],
+      `${VIRSH} snapshot-revert --force -- one-42 snap-1`,
+    ],
+    ['snapshot_delete', ['one-42', 'snap-1', '42', 'node1'], `${VIRSH} snapshot-delete -- one-42 snap-1`],
+    [
+      'prereconfigure',
+      ['one-42', 'hdc', '42', 'node1'],
+      `${VIRSH} change-media --eject --force -- one-42 hdc`,
+    ],
+  ])('%s shows the change it would make', async (action, argv, command) => {
+    const result = await run(action, ...argv, '--dry-run');
+
+    expect(result.code, result.stderr.join('\n')).toBe(0);
+    expect(result.stdout.split('\n')).toContain(command);
+  });
+});

@@ -60,7 +60,7 @@ function fail(message: string): never {
 }
 
 // Host names and addresses only: the destination is pasted into a libvirt URI.
-const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$/;
+const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])$/;
 
 function sameHost(a: string, b: string): boolean {
   const norm = (host: string): string => host.trim().toLowerCase().replace(/\.$/, '');
@@ -108,7 +108,9 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
   } catch (error) {
     failure = error;
   }
-  const { where, unchecked } = await settle(ctx, input, failure, created);
+  // A paused VM stays paused (libvirt keeps the state across the migration).
+  const expected = sourceState === 'paused' ? 'paused' : 'running';
+  const { where, unchecked } = await settle(ctx, input, failure, created, expected);
   if (where === 'source') {
     await restoreSnapshots(ctx, source, domain, snapshots);
     throw migrationError(what, failure, unchecked);
@@ -305,6 +307,7 @@ async function settle(
   input: MigrateInput,
   failure: unknown,
   created: readonly CopyDisk[],
+  expected: DomainState,
 ): Promise<{ readonly where: 'source' | 'destination'; readonly unchecked?: string }> {
   const { source, destination, domain } = input;
   // The checks must run even when the action was cancelled.
@@ -314,7 +317,7 @@ async function settle(
     tryState(plain, source, domain),
     tryState(plain, destination, domain),
   ]);
-  if (failure === undefined && typeof src === 'string' && isStopped(src) && dst === 'running')
+  if (failure === undefined && typeof src === 'string' && isStopped(src) && dst === expected)
     return { where: 'destination' };
   if (typeof src === 'string' && !isStopped(src)) {
     // The source still has it: that copy is the VM; anything on the destination goes.
@@ -322,15 +325,15 @@ async function settle(
     if (typeof dst !== 'string' || !isStopped(dst))
       unchecked = await removeFromDestination(plain, input, dst);
     await removeCreatedDisks(plain, destination, created);
-    if (src === 'paused') {
+    if (src === 'paused' && expected === 'running') {
       ctx.log('I', `${showName(domain)} is paused on ${source} after the failed migration: resuming it`);
       await plain.runner.run(source, virsh(plain, 'resume domain', ['resume', '--', domain]));
     }
     const again = await readDomainState(plain, source, domain);
-    if (again !== 'running') fail(`${what} failed and the domain is ${again} on ${source}: check it by hand`);
+    if (again !== expected) fail(`${what} failed and the domain is ${again} on ${source}: check it by hand`);
     return unchecked === undefined ? { where: 'source' } : { where: 'source', unchecked };
   }
-  if (typeof src === 'string' && isStopped(src) && dst === 'running') return { where: 'destination' };
+  if (typeof src === 'string' && isStopped(src) && dst === expected) return { where: 'destination' };
   throw new OnevmmError(
     'ACTION',
     `${what}: the domain is ${describe(src)} on ${source} and ${describe(dst)} on ${destination}; ` +

@@ -71,6 +71,29 @@ async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
 }
 
 describe('migrate', () => {
+  it('a paused VM arrives paused: that is a success, and nothing is resumed', async () => {
+    const test = createTestContext({ SYNC_TIME: 'no' });
+    const states = cluster(test, { node1: 'paused', node2: 'absent' }, () => {
+      states['node1'] = 'absent';
+      states['node2'] = 'paused';
+      return { stdout: '\n' };
+    });
+
+    const result = await migrate(test.ctx, input);
+
+    expect(result.outcome).toBe('migrated');
+    expect(test.runner.commands().some((command) => command.includes(' resume '))).toBe(false);
+  });
+
+  it('a destination with a trailing dot is still the source host', async () => {
+    const test = createTestContext();
+
+    const error = await failure(migrate(test.ctx, { ...input, destination: 'NODE1.' }));
+
+    expect(error.message).toMatch(/the destination is the source host; nothing was changed/);
+    expect(test.runner.calls).toEqual([]);
+  });
+
   it('runs virsh migrate on the source with MIGRATE_OPTIONS and the per-VM flags, then reads both hosts', async () => {
     const test = createTestContext({ MIGRATE_OPTIONS: '--persistent --undefinesource', SYNC_TIME: 'no' });
     cluster(test, { node1: 'running', node2: 'absent' });

@@ -509,6 +509,47 @@ describe('migrate', () => {
   });
 });
 
+describe('migration progress', () => {
+  it('reads virsh domjobinfo on the source while the migration runs and reports it', async () => {
+    const test = createTestContext({ SYNC_TIME: 'no' });
+    const seen: number[] = [];
+    let reported: () => void = () => undefined;
+    const progressed = new Promise<void>((resolve) => (reported = resolve));
+    // Registered before cluster(): earlier scripts win over its failing progress reads.
+    test.runner.reply(
+      'domjobinfo',
+      () =>
+        new Promise<FakeReply>((resolve) =>
+          setTimeout(
+            () =>
+              resolve({
+                stdout:
+                  'Job type:         Unbounded\nOperation:        Outgoing migration\nData processed:   32.000 MiB\nData remaining:   96.000 MiB\nData total:       128.000 MiB\n',
+              }),
+            5,
+          ),
+        ),
+    );
+    const states = cluster(test, { node1: 'running', node2: 'absent' }, async () => {
+      await progressed; // the migration ends only after one progress report
+      states['node1'] = 'absent';
+      states['node2'] = 'running';
+      return { stdout: '\n' };
+    });
+
+    await migrate(test.ctx, {
+      ...input,
+      onProgress: (progress) => {
+        if (progress.percent !== undefined) seen.push(progress.percent);
+        reported();
+      },
+    });
+
+    expect(seen[0]).toBe(25);
+    expect(test.runner.commands('node1')).toContain(`${VIRSH.replace(' 60s ', ' 10s ')} domjobinfo -- one-5`);
+  });
+});
+
 describe('parseJobInfo', () => {
   it('reads data total and remaining of `virsh domjobinfo` during a migration', () => {
     const text = [

@@ -8,8 +8,22 @@ export interface CliIo {
   readonly progress?: (text: string) => void;
 }
 
+// A status line is on the terminal: the next stderr line replaces it instead of joining it.
+let statusShown = false;
+const CLEAR_LINE = '\r\x1b[K';
+
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
-  stderr: (line) => process.stderr.write(`${line}\n`),
-  ...(process.stderr.isTTY ? { progress: (text: string) => process.stderr.write(`\r\x1b[K${text}`) } : {}),
+  stderr: (line) => {
+    process.stderr.write(`${statusShown ? CLEAR_LINE : ''}${line}\n`);
+    statusShown = false;
+  },
+  ...(process.stderr.isTTY
+    ? {
+        progress: (text: string) => {
+          process.stderr.write(`${CLEAR_LINE}${text}`);
+          statusShown = text !== '';
+        },
+      }
+    : {}),
 };

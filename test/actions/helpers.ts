@@ -2,9 +2,11 @@
 // virsh output in test/fixtures/virsh/.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
 import type { ActionContext, LogSeverity } from '../../src/actions/context.js';
 import { readKvmConfig } from '../../src/config/kvm-config.js';
 import { FakeRunner, type FakeReply } from '../../src/host/fake-runner.js';
+import { OnevmmError } from '../../src/util/errors.js';
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/virsh');
 
@@ -103,4 +105,14 @@ export function createTestContext(
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
   return { ctx, runner, clock, logs };
+}
+
+// The OnevmmError an action rejects with (fails the test when it resolves or throws anything else).
+export async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OnevmmError);
+  return error as OnevmmError;
 }

@@ -7,8 +7,7 @@ import {
   parseBlockList,
   parseInterfaceList,
 } from '../../src/actions/hotplug.js';
-import { OnevmmError } from '../../src/util/errors.js';
-import { createTestContext, VIRSH } from './helpers.js';
+import { createTestContext, failure, VIRSH } from './helpers.js';
 
 const input = { host: 'node1', domain: 'one-5' };
 const DOMBLKLIST = `${VIRSH} domblklist -- one-5`;
@@ -38,15 +37,6 @@ const ifList = (...macs: string[]): { stdout: string } => ({
     '',
   ].join('\n'),
 });
-
-async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OnevmmError);
-  return error as OnevmmError;
-}
 
 describe('attachDisk', () => {
   it('refuses a target that domblklist already lists, running no attach-device', async () => {

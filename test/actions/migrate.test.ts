@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { migrate, parseJobInfo, type MigrateInput } from '../../src/actions/migrate.js';
 import { FakeRunner, type FakeCall, type FakeReply } from '../../src/host/fake-runner.js';
-import { OnevmmError } from '../../src/util/errors.js';
-import { createTestContext, recorded, VIRSH, type TestContext } from './helpers.js';
+import { createTestContext, failure, recorded, type TestContext, VIRSH } from './helpers.js';
 
 const input: MigrateInput = { source: 'node1', destination: 'node2', domain: 'one-5', driveFrom: 'source' };
 const DOMSTATE = `${VIRSH} domstate -- one-5`;
@@ -59,15 +58,6 @@ function cluster(
 // The commands run on `host`, without the progress reads (their number depends on timing).
 function commandsOn(runner: FakeRunner, host: string): string[] {
   return runner.commands(host).filter((command) => !command.includes('domjobinfo'));
-}
-
-async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OnevmmError);
-  return error as OnevmmError;
 }
 
 describe('migrate', () => {

@@ -6,8 +6,7 @@ import {
   revertSnapshot,
   withDomainUuid,
 } from '../../src/actions/snapshots.js';
-import { OnevmmError } from '../../src/util/errors.js';
-import { createTestContext, VIRSH } from './helpers.js';
+import { createTestContext, failure, VIRSH } from './helpers.js';
 
 const input = { host: 'node1', domain: 'one-5' };
 const DIR = '/var/lib/one//datastores/0/5';
@@ -21,15 +20,6 @@ const NO_METADATA = {
 const keep = (name: string): string =>
   `LC_ALL=C timeout --kill-after=5s 60s sh -c 'cat > "$1"' sh ${DIR}/${name}.xml`;
 const snapshotXml = (name: string): string => `<domainsnapshot><name>${name}</name></domainsnapshot>\n`;
-
-async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OnevmmError);
-  return error as OnevmmError;
-}
 
 describe('createSnapshot', () => {
   it('names the snapshot snap-<id> and keeps its XML in the system datastore directory', async () => {

@@ -2,7 +2,7 @@
 // domain first (a target or MAC in use is refused, a device already gone is a success), changes
 // it with `--live`, and reads it back: a detach is done only when libvirt no longer lists the
 // device (the guest has to release it, which takes a moment).
-import { OnevmmError } from '../util/errors.js';
+import { failAction } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 
@@ -14,10 +14,6 @@ export interface DeviceInput {
 // How long a detached device may take to leave the domain (the guest acknowledges the unplug).
 export const DETACH_WAIT_SECONDS = 20;
 const DETACH_POLL_MS = 500;
-
-function fail(message: string): never {
-  throw new OnevmmError('ACTION', message);
-}
 
 // Disk targets and their sources from `virsh domblklist` ("-" for an empty CD-ROM).
 export function parseBlockList(text: string): Map<string, string> {
@@ -90,12 +86,12 @@ export async function attachDisk(
   const what = `attach of disk ${input.target} to ${showName(input.domain)} on ${input.host}`;
   const disks = await readBlockList(ctx, input.host, input.domain);
   if (disks.has(input.target))
-    fail(
+    failAction(
       `${what}: the target ${input.target} is already in use (by ${showValue(disks.get(input.target) ?? '')}); nothing was changed`,
     );
   await attachDevice(ctx, input.host, input.domain, 'attach disk', input.diskXml);
   if (!(await readBlockList(ctx, input.host, input.domain)).has(input.target))
-    fail(`${what}: virsh attach-device succeeded but the domain does not list ${input.target}`);
+    failAction(`${what}: virsh attach-device succeeded but the domain does not list ${input.target}`);
 }
 
 export async function detachDisk(
@@ -104,7 +100,7 @@ export async function detachDisk(
 ): Promise<{ readonly detached: boolean }> {
   const what = `detach of disk ${input.target} from ${showName(input.domain)} on ${input.host}`;
   if (!/^[a-z]{2,}[a-z0-9]*$/.test(input.target))
-    fail(`${what}: ${showValue(input.target)} is not a disk target`);
+    failAction(`${what}: ${showValue(input.target)} is not a disk target`);
   if (!(await readBlockList(ctx, input.host, input.domain)).has(input.target)) {
     ctx.log('I', `${input.target} is not attached to ${showName(input.domain)}: nothing to detach`);
     return { detached: false };
@@ -118,7 +114,7 @@ export async function detachDisk(
     async () => !(await readBlockList(ctx, input.host, input.domain)).has(input.target),
   );
   if (!gone)
-    fail(
+    failAction(
       `${what}: the domain still lists ${input.target} after ${DETACH_WAIT_SECONDS}s (the guest did not release it)`,
     );
   return { detached: true };
@@ -131,10 +127,10 @@ export async function attachNic(
   const mac = input.mac.toLowerCase();
   const what = `attach of NIC ${mac} to ${showName(input.domain)} on ${input.host}`;
   if ((await readInterfaces(ctx, input.host, input.domain)).has(mac))
-    fail(`${what}: the domain already has a NIC with that MAC; nothing was changed`);
+    failAction(`${what}: the domain already has a NIC with that MAC; nothing was changed`);
   await attachDevice(ctx, input.host, input.domain, 'attach NIC', input.nicXml);
   if (!(await readInterfaces(ctx, input.host, input.domain)).has(mac))
-    fail(`${what}: virsh attach-device succeeded but the domain does not list ${mac}`);
+    failAction(`${what}: virsh attach-device succeeded but the domain does not list ${mac}`);
 }
 
 export async function detachNic(
@@ -144,7 +140,7 @@ export async function detachNic(
   const mac = input.mac.toLowerCase();
   const what = `detach of NIC ${mac} from ${showName(input.domain)} on ${input.host}`;
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
-    fail(`${what}: ${showValue(input.mac)} is not a MAC address`);
+    failAction(`${what}: ${showValue(input.mac)} is not a MAC address`);
   const type = (await readInterfaces(ctx, input.host, input.domain)).get(mac);
   if (type === undefined) {
     ctx.log('I', `no NIC ${mac} on ${showName(input.domain)}: nothing to detach`);
@@ -176,5 +172,5 @@ export async function detachNic(
     ctx.log('W', `${what}: still listed after try ${attempt} of ${tries}`);
   }
   const reason = lastError instanceof Error ? `: ${lastError.message}` : ` after ${tries} tries`;
-  return fail(`${what}: the domain still lists it${reason}`);
+  return failAction(`${what}: the domain still lists it${reason}`);
 }

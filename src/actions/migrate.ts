@@ -6,7 +6,7 @@
 // refuses to migrate, is taken off the source first and redefined wherever the domain ends up.
 import { classifyError } from '../host/classify.js';
 import type { CommandResult, RemoteStep } from '../host/runner.js';
-import { OnevmmError } from '../util/errors.js';
+import { failAction, OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { destroyDomain } from './cancel.js';
 import { syncGuestTime } from './guest-time.js';
@@ -55,10 +55,6 @@ export const PROGRESS_INTERVAL_SECONDS = 2;
 // Time the host's `timeout` gives virsh migrate beyond MIGRATE_TIMEOUT (domjobabort comes first).
 const ABORT_GRACE_SECONDS = 30;
 
-function fail(message: string): never {
-  throw new OnevmmError('ACTION', message);
-}
-
 // Host names and addresses only: the destination is pasted into a libvirt URI.
 const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])$/;
 
@@ -75,8 +71,9 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
   const { source, destination, domain } = input;
   const what = `migration of ${showName(domain)} from ${source} to ${destination}`;
   if (!HOST_PATTERN.test(destination))
-    fail(`${what}: the destination ${showValue(destination)} is not a host name or address`);
-  if (sameHost(source, destination)) fail(`${what}: the destination is the source host; nothing was changed`);
+    failAction(`${what}: the destination ${showValue(destination)} is not a host name or address`);
+  if (sameHost(source, destination))
+    failAction(`${what}: the destination is the source host; nothing was changed`);
   const started = ctx.now();
   // Both hosts at once: each is its own SSH connection.
   const [sourceState, destinationState] = await Promise.all([
@@ -88,10 +85,10 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
       ctx.log('I', `${showName(domain)} already runs on ${destination} and not on ${source}: nothing to do`);
       return { outcome: 'already', seconds: 0, snapshots: 0 };
     }
-    fail(`${what}: the domain is ${sourceState} on ${source}; nothing to migrate`);
+    failAction(`${what}: the domain is ${sourceState} on ${source}; nothing to migrate`);
   }
   if (!isStopped(destinationState)) {
-    fail(
+    failAction(
       `${what}: a domain named ${showName(domain)} is already ${destinationState} on ${destination}; ` +
         'refusing to start a second copy (nothing was changed)',
     );
@@ -180,7 +177,7 @@ async function runMigration(
       signal: undefined,
     });
   } else {
-    const local = ctx.local ?? fail('migrate_local: no local runner to run virsh on this machine');
+    const local = ctx.local ?? failAction('migrate_local: no local runner to run virsh on this machine');
     const sourceUri = destinationUri(ctx, input.source);
     const step: RemoteStep = {
       step: 'migrate domain',
@@ -330,7 +327,8 @@ async function settle(
       await plain.runner.run(source, virsh(plain, 'resume domain', ['resume', '--', domain]));
     }
     const again = await readDomainState(plain, source, domain);
-    if (again !== expected) fail(`${what} failed and the domain is ${again} on ${source}: check it by hand`);
+    if (again !== expected)
+      failAction(`${what} failed and the domain is ${again} on ${source}: check it by hand`);
     return unchecked === undefined ? { where: 'source' } : { where: 'source', unchecked };
   }
   if (typeof src === 'string' && isStopped(src) && dst === expected) return { where: 'destination' };

@@ -3,7 +3,7 @@
 // `virsh blockresize`. Values come from the VM template (TEMPLATE/VCPU, MEMORY the new ones,
 // TEMPLATE/RESIZE/VCPU, MEMORY the old ones), as oned sends them.
 import { element, serializeXml } from '../domain/xml.js';
-import { OnevmmError } from '../util/errors.js';
+import { failAction, OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 
@@ -21,10 +21,6 @@ export interface ResizeInput {
 }
 
 const IN_USE = /is in use|active block job/i;
-
-function fail(message: string): never {
-  throw new OnevmmError('ACTION', message);
-}
 
 // The <memory model='dimm'> of a hot-plugged memory block of `mib` MiB.
 export function dimmXml(mib: number, node: number): string {
@@ -46,10 +42,10 @@ export async function resize(
   const changed: string[] = [];
   if (input.memory !== undefined && input.memory !== input.oldMemory) {
     if (!Number.isInteger(input.memory) || input.memory < 1)
-      fail(`${what}: MEMORY must be a positive number of MiB`);
+      failAction(`${what}: MEMORY must be a positive number of MiB`);
     if (input.memoryMode === 'HOTPLUG') {
       if (input.oldMemory === undefined)
-        fail(`${what}: MEMORY_RESIZE_MODE=HOTPLUG needs the old MEMORY (RESIZE/MEMORY)`);
+        failAction(`${what}: MEMORY_RESIZE_MODE=HOTPLUG needs the old MEMORY (RESIZE/MEMORY)`);
       const delta = input.memory - input.oldMemory;
       const verb = delta > 0 ? 'attach-device' : 'detach-device';
       await ctx.runner.run(
@@ -72,7 +68,8 @@ export async function resize(
     changed.push(`memory ${input.oldMemory ?? '?'} → ${input.memory} MiB`);
   }
   if (input.vcpu !== undefined && input.vcpu !== input.oldVcpu) {
-    if (!Number.isInteger(input.vcpu) || input.vcpu < 1) fail(`${what}: VCPU must be a positive number`);
+    if (!Number.isInteger(input.vcpu) || input.vcpu < 1)
+      failAction(`${what}: VCPU must be a positive number`);
     try {
       await ctx.runner.run(
         input.host,
@@ -109,7 +106,7 @@ export async function resizeDisk(
 ): Promise<void> {
   const what = `resize of disk ${input.target} of ${showName(input.domain)} on ${input.host}`;
   if (!Number.isInteger(input.sizeMiB) || input.sizeMiB < 1)
-    fail(`${what}: the size must be a positive number of MB, got ${showValue(String(input.sizeMiB))}`);
+    failAction(`${what}: the size must be a positive number of MB, got ${showValue(String(input.sizeMiB))}`);
   // libvirt shrinks a disk without a word (the data past the end is lost): only growing is allowed.
   const info = await ctx.runner.run(
     input.host,
@@ -117,9 +114,9 @@ export async function resizeDisk(
   );
   const capacity = Number(/^Capacity:\s+(\d+)/m.exec(info.stdout)?.[1] ?? Number.NaN);
   const wanted = input.sizeMiB * 1024 * 1024;
-  if (!Number.isFinite(capacity)) fail(`${what}: virsh domblkinfo printed no capacity`);
+  if (!Number.isFinite(capacity)) failAction(`${what}: virsh domblkinfo printed no capacity`);
   if (wanted < capacity) {
-    fail(
+    failAction(
       `${what}: ${input.sizeMiB} MiB is smaller than its ${Math.ceil(capacity / 1048576)} MiB; disks only grow (nothing was changed)`,
     );
   }

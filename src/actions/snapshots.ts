@@ -4,7 +4,7 @@
 // a transient domain's snapshot list when it stops, and refuses to migrate a domain that has one.
 import { parseXmlFragment } from '../domain/parse-xml-fragment.js';
 import { serializeXml, type XmlChild, type XmlElement } from '../domain/xml.js';
-import { OnevmmError } from '../util/errors.js';
+import { failAction } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
 
@@ -23,10 +23,6 @@ export interface SnapshotSet {
 const ACTIVE_BLOCK_JOB = /active block job/i;
 const BLOCK_JOB_TRIES = 3;
 const BLOCK_JOB_WAIT_MS = 5000;
-
-function fail(message: string): never {
-  throw new OnevmmError('ACTION', message);
-}
 
 // Runs a virsh step, again (up to 3 times, 5 s apart) while libvirt says a block job is active.
 async function whileBlockJob(
@@ -102,7 +98,7 @@ async function writeFile(
 }
 
 function checkSnapshotName(name: string, what: string): void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail(`${what}: ${showValue(name)} is not a snapshot name`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) failAction(`${what}: ${showValue(name)} is not a snapshot name`);
 }
 
 async function requireSnapshot(
@@ -113,7 +109,7 @@ async function requireSnapshot(
 ): Promise<void> {
   const names = await listSnapshots(ctx, input.host, input.domain);
   if (!names.includes(name)) {
-    fail(
+    failAction(
       `${what}: ${showName(input.domain)} on ${input.host} has no snapshot ${showValue(name)}` +
         ` (it has ${names.length === 0 ? 'none' : names.join(', ')}); nothing was changed`,
     );
@@ -126,11 +122,12 @@ export async function createSnapshot(
   input: SnapshotInput & { readonly snapshotId: string },
 ): Promise<{ readonly name: string; readonly kept?: string }> {
   if (!/^\d+$/.test(input.snapshotId))
-    fail(`snapshot_create: the snapshot id must be a number, got ${showValue(input.snapshotId)}`);
+    failAction(`snapshot_create: the snapshot id must be a number, got ${showValue(input.snapshotId)}`);
   const name = `snap-${input.snapshotId}`;
   const what = `snapshot ${name} of ${showName(input.domain)} on ${input.host}`;
   const existing = await listSnapshots(ctx, input.host, input.domain);
-  if (existing.includes(name)) fail(`${what}: a snapshot with that name exists already; nothing was changed`);
+  if (existing.includes(name))
+    failAction(`${what}: a snapshot with that name exists already; nothing was changed`);
   const dir = await readVmDirectory(ctx, input.host, input.domain);
   await whileBlockJob(ctx, input.host, 'create snapshot', [
     'snapshot-create-as',

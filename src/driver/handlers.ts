@@ -5,7 +5,7 @@ import type { CpuSampleStore } from '../actions/poll.js';
 import { getSingle, type Template } from '../template/model.js';
 import { parseActionData } from '../template/parse-action-data.js';
 import type { ActionData } from '../template/vm.js';
-import { OnevmmError } from '../util/errors.js';
+import { failAction } from '../util/errors.js';
 import { prepareVmAction, VM_ACTIONS } from './vm-handlers.js';
 
 export interface HandlerEnv {
@@ -40,12 +40,8 @@ const SUPPORTED = new Set([
   ...VM_ACTIONS,
 ]);
 
-function fail(reason: string): never {
-  throw new OnevmmError('ACTION', reason);
-}
-
 function requireField(value: string | undefined, name: string): string {
-  if (value === undefined || value === '') fail(`the payload has no ${name}`);
+  if (value === undefined || value === '') failAction(`the payload has no ${name}`);
   return value;
 }
 
@@ -60,9 +56,9 @@ export function prepareAction(
   payload: string,
   env: HandlerEnv,
 ): PreparedAction {
-  if (NOT_YET.has(action)) fail(`${action} is not implemented by onevmm yet`);
-  if (!SUPPORTED.has(action)) fail('unsupported action');
-  if (payload === '') fail('the request has no payload');
+  if (NOT_YET.has(action)) failAction(`${action} is not implemented by onevmm yet`);
+  if (!SUPPORTED.has(action)) failAction('unsupported action');
+  if (payload === '') failAction('the request has no payload');
   const data = parseActionData(payload, { file: `${action} payload` });
   const host = requireField(data.host, 'HOST');
   const domain = domainOf(data, vmid);
@@ -142,7 +138,7 @@ async function runDeploy(
   if (ctx.config.deploymentSource === 'oned') {
     domainXml = await env.readLocalFile(requireField(data.localDeploymentFile, 'LOCAL_DEPLOYMENT_FILE'));
   } else {
-    const vm = data.vm ?? fail('the payload has no <VM>');
+    const vm = data.vm ?? failAction('the payload has no <VM>');
     const { translateVm } = await import('../translate/translate-vm.js');
     const result = translateVm(vm, {
       defaults: await env.defaults(),

@@ -9,7 +9,7 @@ import {
   resizingDisk,
 } from '../translate/action-inputs.js';
 import type { ActionData, Vm } from '../template/vm.js';
-import { OnevmmError, TranslateError } from '../util/errors.js';
+import { failAction, TranslateError } from '../util/errors.js';
 import type { HandlerEnv, PreparedAction } from './handlers.js';
 
 export const VM_ACTIONS = [
@@ -32,12 +32,8 @@ interface VmRequest {
   readonly env: HandlerEnv;
 }
 
-function fail(reason: string): never {
-  throw new OnevmmError('ACTION', reason);
-}
-
 function vmOf(data: ActionData): Vm {
-  return data.vm ?? fail('the payload has no <VM>');
+  return data.vm ?? failAction('the payload has no <VM>');
 }
 
 // Reads a payload value, turning a TranslateError into the FAILURE reason.
@@ -45,7 +41,7 @@ function read<T>(get: () => T): T {
   try {
     return get();
   } catch (error) {
-    if (error instanceof TranslateError) fail(error.message);
+    if (error instanceof TranslateError) failAction(error.message);
     throw error;
   }
 }
@@ -56,7 +52,7 @@ export function prepareVmAction(action: string, request: VmRequest): PreparedAct
   const { host, domain, data, env } = request;
   switch (action) {
     case 'MIGRATE': {
-      const destination = data.migrHost ?? fail('the payload has no MIGR_HOST');
+      const destination = data.migrHost ?? failAction('the payload has no MIGR_HOST');
       return {
         host,
         run: async (ctx) =>
@@ -122,7 +118,7 @@ export function prepareVmAction(action: string, request: VmRequest): PreparedAct
     case 'SNAPSHOTREVERT':
     case 'SNAPSHOTDELETE': {
       const { hypervisorId } = read(() => activeSnapshot(vmOf(data)));
-      if (hypervisorId === '') fail('SNAPSHOT[ACTIVE=YES] has no HYPERVISOR_ID');
+      if (hypervisorId === '') failAction('SNAPSHOT[ACTIVE=YES] has no HYPERVISOR_ID');
       const input = { host, domain, name: hypervisorId };
       return {
         host,
@@ -152,6 +148,6 @@ export function prepareVmAction(action: string, request: VmRequest): PreparedAct
       };
     }
     default:
-      return fail('unsupported action');
+      return failAction('unsupported action');
   }
 }

@@ -22,6 +22,11 @@ export class OnevmmError extends Error {
   }
 }
 
+// Ends an action with an ACTION error: it could not do what it was asked (one line, for FAILURE).
+export function failAction(message: string): never {
+  throw new OnevmmError('ACTION', message);
+}
+
 // Where in a text a parse error happened; line and column are 1-based.
 export interface SourcePosition {
   readonly file: string;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runRemoteAction } from '../../src/cli/remote.js';
+import { runExecutable } from './helpers.js';
 
 // No test here may reach a host: --dry-run must never build the SSH runner.
 vi.mock('../../src/host/ssh-runner.js', () => ({
@@ -18,18 +18,7 @@ beforeEach(() => {
 });
 afterEach(() => vi.unstubAllEnvs());
 
-async function run(
-  action: string,
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  let stdout = '';
-  const stderr: string[] = [];
-  const code = await runRemoteAction(action, argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (line) => stderr.push(line),
-  });
-  return { code, stdout, stderr };
-}
+const run = runExecutable;
 
 const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system';
 // migrate reads the action XML from stdin unless --vm-xml names a file; a file keeps the test off

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { REMOTE_ACTIONS } from '../../src/cli/remote-actions.js';
-import { runRemoteAction } from '../../src/cli/remote.js';
 import { translateFile } from '../../src/setup/translate-file.js';
+import { runExecutable } from './helpers.js';
 
 // No test here may reach a host: --dry-run must never build the SSH runner.
 vi.mock('../../src/host/ssh-runner.js', () => ({
@@ -28,21 +28,7 @@ beforeEach(() => {
 });
 afterEach(() => vi.unstubAllEnvs());
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string[];
-}
-
-async function run(action: string, ...argv: string[]): Promise<Run> {
-  let stdout = '';
-  const stderr: string[] = [];
-  const code = await runRemoteAction(action, argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (line) => stderr.push(line),
-  });
-  return { code, stdout, stderr };
-}
+const run = runExecutable;
 
 // The hosts named in --dry-run's "# <step>, on <host>:" lines.
 function hostsOf(stdout: string): string[] {

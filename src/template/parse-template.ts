@@ -2,10 +2,13 @@
 // src/parsers/template_syntax.y. No npm package parses this format (peers.md §3.5).
 //
 //   template  := attribute*
-//   attribute := NAME '=' ( value | empty | '[' ( entry ( ',' entry )* )? ']' )
+//   attribute := NAME '=' ( value | empty | '[' ( entry ( ',' entry )* ','? )? ']' )
 //   entry     := KEY '=' value
 //
 // Several attributes may share a line (`A = 1 B = 2`), as in oned: no separator is needed.
+// One deliberate difference: a trailing comma before ']' is accepted. oned's grammar refuses it,
+// but for the driver defaults file it only logs the error and keeps what it read so far, so a
+// `NIC = [ MODEL = "virtio", ]` (a commented-out last line) never stops oned from deploying.
 import type { Attribute, Template, Vector } from './model.js';
 import { createVector } from './model.js';
 import type { ParseError } from '../util/errors.js';
@@ -68,8 +71,6 @@ function parseVector(cursor: Cursor, name: string): Vector {
     if (token.kind === 'close') return vector;
     if (token.kind !== 'comma') throw cursor.fail(token, `expected ',' or ']' in vector ${name}`);
     token = cursor.next();
-    if (token.kind === 'close') {
-      throw cursor.fail(token, `expected a key after ',' in vector ${name} (no trailing comma)`);
-    }
+    if (token.kind === 'close') return vector;
   }
 }

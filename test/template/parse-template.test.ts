@@ -194,6 +194,17 @@ describe('parseTemplate: repeats, comments and layout', () => {
   });
 });
 
+describe('parseTemplate: a trailing comma in a vector', () => {
+  it('is accepted, also with a commented-out last entry after it', () => {
+    expect(parse('A = [ B = x, ]')).toEqual([vector('A', { B: 'x' })]);
+    expect(
+      parse(
+        'NIC = [\n    MODEL = "virtio",\n    # VIRTIO_QUEUES = "auto"\n    # FILTER = "clean-traffic"\n]\nB = 1\n',
+      ),
+    ).toEqual([vector('NIC', { MODEL: 'virtio' }), { name: 'B', value: '1' }]);
+  });
+});
+
 describe('parseTemplate: errors', () => {
   const cases: [string, string, string][] = [
     // [text, file:line:column, reason]
@@ -203,8 +214,7 @@ describe('parseTemplate: errors', () => {
       "expected ',' or ']' in vector OS, found '='",
     ],
     ['OS = [ ARCH = x86_64\n  MACHINE = q35 ]', '2:3', "expected ',' or ']' in vector OS, found 'MACHINE'"],
-    ['A = [ B = x, ]', '1:14', "expected a key after ',' in vector A (no trailing comma), found ']'"],
-    ['A = [\n  B = x,\n]', '3:1', "expected a key after ',' in vector A (no trailing comma), found ']'"],
+    ['A = [ B = x, , ]', '1:14', "expected a key or ']' in vector A, found ','"],
     ['A = [B=]', '1:8', `expected a value for B in vector A (write B = "" if empty), found ']'`],
     ['A = [ B = , C = 1 ]', '1:11', `expected a value for B in vector A (write B = "" if empty), found ','`],
     [

@@ -4,7 +4,7 @@ import { readXmlRoot } from '../template/read-xml.js';
 import { OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
-import { parentDirectory } from './paths.js';
+import { parentDirectory } from '../template/action-paths.js';
 import { readDomainState } from './domain-state.js';
 import { keptSnapshotFiles, LIST_KEPT_SNAPSHOTS, redefineKeptSnapshots } from './snapshots.js';
 

@@ -3,6 +3,7 @@
 // from it. Shared by the driver and both CLI faces.
 import { getSingle, type Template } from '../template/model.js';
 import type { ActionData, Vm } from '../template/vm.js';
+import { vmDirectoryOf } from '../template/action-paths.js';
 import { diskTargetById, migrateFlags, readResize } from '../translate/action-inputs.js';
 import { buildAttachDisk, buildAttachNic } from '../translate/attach.js';
 import type { TranslateOptions } from '../translate/context.js';
@@ -35,24 +36,30 @@ function translating<T>(action: string, vm: Vm, build: () => T): T {
   }
 }
 
-function translateOptions(data: ActionData, vm: Vm, defaults: Template): TranslateOptions {
+// Translation options from the payload: the VM's directory and the system datastore's disk type.
+export function translateOptions(data: ActionData, vm: Vm, defaults: Template): TranslateOptions {
   const diskType = data.datastore === undefined ? undefined : getSingle(data.datastore.template, 'DISK_TYPE');
+  const systemDir = vmDirectoryOf(data);
   return {
     defaults,
     domainType: vm.history?.vmMad === 'qemu' ? 'qemu' : 'kvm',
     ...(diskType === undefined ? {} : { systemDatastoreDiskType: diskType }),
+    ...(systemDir === undefined ? {} : { systemDir }),
   };
 }
 
-// The <disk> attach_disk would plug (for --dry-run and the action).
+// The <disk> attach_disk would plug (for --dry-run and the action). Its file is `source` (the
+// script's argument), else the payload's DISK_TARGET_PATH, else <VM dir>/disk.<DISK_ID>.
 export function attachDiskXml(
   ctx: ActionContext,
   data: ActionData,
   defaults: Template,
+  source?: string,
 ): { xml: string; target: string } {
   const vm = requireVm(data, 'attach_disk');
+  const path = source || data.diskTargetPath || undefined;
   const built = translating('attach_disk', vm, () =>
-    buildAttachDisk(vm, translateOptions(data, vm, defaults), ctx.config.vars),
+    buildAttachDisk(vm, translateOptions(data, vm, defaults), ctx.config.vars, path),
   );
   for (const warning of built.warnings) ctx.log('W', warning);
   return { xml: built.xml, target: built.key };
@@ -60,9 +67,9 @@ export function attachDiskXml(
 
 export async function attachDiskFromVm(
   ctx: ActionContext,
-  input: VmActionInput & { readonly defaults: Template; readonly target?: string },
+  input: VmActionInput & { readonly defaults: Template; readonly target?: string; readonly source?: string },
 ): Promise<{ readonly target: string }> {
-  const { xml, target } = attachDiskXml(ctx, input.data, input.defaults);
+  const { xml, target } = attachDiskXml(ctx, input.data, input.defaults, input.source);
   if (input.target !== undefined && input.target !== '' && input.target !== target) {
     throw new OnevmmError(
       'ACTION',

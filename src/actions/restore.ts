@@ -6,7 +6,7 @@ import { serializeXml, type XmlChild, type XmlElement } from '../domain/xml.js';
 import { OnevmmError } from '../util/errors.js';
 import { showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
-import { parentDirectory } from './paths.js';
+import { parentDirectory } from '../template/action-paths.js';
 import { SAVE_RESTORE_TIMEOUT } from './save.js';
 import { syncGuestTime } from './guest-time.js';
 import { keptSnapshotFiles, LIST_KEPT_SNAPSHOTS } from './snapshots.js';

@@ -106,7 +106,7 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
   migrate_local: migrateAction('migrate_local', 'front-end'),
   attach_disk: {
     usage: '<domain> <source> <target> <target_index> <action_xml_base64|-> <vmid> <host>',
-    help: `Hot-plugs the VM's DISK with ATTACH=YES (built like at deployment, DEFAULT_ATTACH_* from kvmrc).\n${DOCUMENT_HELP} '-' reads it from stdin.\nA target in use, or a SATA/IDE disk, is refused.`,
+    help: `Hot-plugs the VM's DISK with ATTACH=YES (built like at deployment, DEFAULT_ATTACH_* from kvmrc)\nfrom the file <source> on the host ('-': the action XML's DISK_TARGET_PATH, else <VM dir>/disk.<DISK_ID>).\n${DOCUMENT_HELP} '-' reads it from stdin.\nA target in use, or a SATA/IDE disk, is refused.`,
     readsStdin: true,
     createsDomain: false,
     parse: (positional) =>
@@ -121,6 +121,9 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
         data,
         defaults: await defaultsOf(input),
         target: request['target'] ?? '',
+        ...(request['source'] === undefined || request['source'] === '-'
+          ? {}
+          : { source: request['source'] }),
       });
       return none({ target: result.target });
     },

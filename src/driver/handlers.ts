@@ -3,6 +3,7 @@
 import type { ActionContext } from '../actions/context.js';
 import type { CpuSampleStore } from '../actions/poll.js';
 import { getSingle, type Template } from '../template/model.js';
+import { vmDirectoryOf } from '../template/action-paths.js';
 import { parseActionData } from '../template/parse-action-data.js';
 import type { ActionData } from '../template/vm.js';
 import { failAction } from '../util/errors.js';
@@ -140,8 +141,10 @@ async function runDeploy(
   } else {
     const vm = data.vm ?? failAction('the payload has no <VM>');
     const { translateVm } = await import('../translate/translate-vm.js');
+    const systemDir = vmDirectoryOf(data);
     const result = translateVm(vm, {
       defaults: await env.defaults(),
+      ...(systemDir === undefined ? {} : { systemDir }),
       domainType: vm.history?.vmMad === 'qemu' ? 'qemu' : 'kvm',
       deploymentTime: Math.floor(env.now() / 1000),
       ...(data.datastore === undefined

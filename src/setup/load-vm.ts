@@ -31,18 +31,23 @@ export async function loadVm(
   path: string,
   options: { vmId: number | undefined; defaults: Template },
 ): Promise<Vm> {
+  const { vm } = await loadVmDocument(path, options);
+  if (vm === undefined) throw new OnevmmError('PARSE', `${path}: the action data holds no <VM>`);
+  return vm;
+}
+
+// Loads a VM file as an action document: oned's action data keeps its paths (BASE_PATH, the
+// deployment file), a <VM> or a template gives the VM alone.
+export async function loadVmDocument(
+  path: string,
+  options: { vmId: number | undefined; defaults: Template },
+): Promise<ActionData> {
   const text = await readTextFile(path, 'VM');
-  if (text.trimStart().startsWith('<') || isBase64Document(text)) {
-    const xml = decodeStdinDocument(text, { file: path });
-    if (/^\s*(<\?xml[^>]*>\s*)?<VM[\s>]/.test(xml)) return parseVmXml(xml, { file: path });
-    const data = parseActionData(xml, { file: path });
-    if (data.vm === undefined) throw new OnevmmError('PARSE', `${path}: the action data holds no <VM>`);
-    return data.vm;
-  }
+  if (text.trimStart().startsWith('<') || isBase64Document(text)) return parseVmDocument(text, path);
   const template = parseTemplate(text, { file: path });
   const machine =
     getVectorValue(template, 'OS', 'MACHINE') || getVectorValue(options.defaults, 'OS', 'MACHINE');
-  return createVmFromTemplate(template, { vmId: options.vmId ?? 0, machine });
+  return { vm: createVmFromTemplate(template, { vmId: options.vmId ?? 0, machine }) };
 }
 
 // Reads an action document given on stdin or as a (base64) argument: VMM_DRIVER_ACTION_DATA, or a
@@ -66,10 +71,7 @@ export async function readVmDocument(
   if (options.file !== undefined) {
     const vmId = options.vmId === undefined || !/^\d+$/.test(options.vmId) ? undefined : Number(options.vmId);
     const defaults = await loadDefaults(resolveDefaultsPath(options.defaults));
-    const fileText = await readTextFile(options.file, 'VM');
-    if (fileText.trimStart().startsWith('<') || isBase64Document(fileText))
-      return parseVmDocument(fileText, options.file);
-    return { vm: await loadVm(options.file, { vmId, defaults }) };
+    return loadVmDocument(options.file, { vmId, defaults });
   }
   if (text.trim() === '')
     throw new OnevmmError('USAGE', 'no action document: give it on stdin or with --vm-xml FILE');

@@ -2,7 +2,8 @@
 import type { TranslateResult } from '../translate/translate-vm.js';
 import { translateVm } from '../translate/translate-vm.js';
 import { OnevmmError, TranslateError } from '../util/errors.js';
-import { loadDefaults, loadVm } from './load-vm.js';
+import { vmDirectoryOf } from '../template/action-paths.js';
+import { loadDefaults, loadVmDocument } from './load-vm.js';
 import { resolveDefaultsPath } from './paths.js';
 
 export async function translateFile(
@@ -19,10 +20,14 @@ export async function translateFile(
     throw new OnevmmError('USAGE', `the VM id must be a non-negative integer, got ${String(options.vmId)}`);
   }
   const defaults = await loadDefaults(resolveDefaultsPath(options.defaults));
-  const vm = await loadVm(input, { vmId, defaults });
+  const data = await loadVmDocument(input, { vmId, defaults });
+  const vm = data.vm;
+  if (vm === undefined) throw new OnevmmError('PARSE', `${input}: the action data holds no <VM>`);
+  const systemDir = vmDirectoryOf(data);
   try {
     return translateVm(vm, {
       defaults,
+      ...(systemDir === undefined ? {} : { systemDir }),
       domainType: options.type ?? 'kvm',
       ...(options.deploymentTime === undefined ? {} : { deploymentTime: options.deploymentTime }),
     });

@@ -67,6 +67,8 @@ export function parseActionData(payload: string, options: { file: string }): Act
     diskTargetPath: readOptionalText(root, 'DISK_TARGET_PATH'),
     vm: vm === undefined ? undefined : readVm(vm, file),
     datastore: datastore === undefined || isEmpty(datastore) ? undefined : readDatastore(datastore, file),
+    vmXml: vm?.source,
+    datastoreXml: datastore?.source,
   };
 }
 
@@ -75,6 +77,7 @@ function readDatastore(element: ParsedElement, file: string): NonNullable<Action
   const template = findChild(element, 'TEMPLATE');
   return {
     id: id === undefined ? undefined : readInteger(id, file),
+    basePath: readOptionalText(element, 'BASE_PATH'),
     template: template === undefined ? { attributes: [] } : readTemplate(template),
   };
 }

@@ -13,6 +13,8 @@ export interface ParsedElement {
   // The element's own text and CDATA, concatenated and decoded ('' when it has none).
   readonly text: string;
   readonly children: readonly ParsedElement[];
+  // The element as written in the document, from '<' to its end (line breaks normalized to LF).
+  readonly source: string;
 }
 
 const MAX_DEPTH = 64;
@@ -36,20 +38,27 @@ class Element implements ParsedElement {
   readonly text: string;
   readonly children: readonly ParsedElement[];
   private readonly offset: number;
+  private readonly end: number;
   private readonly reader: Reader;
 
   constructor(
     name: string,
     offset: number,
+    end: number,
     reader: Reader,
     text: string,
     children: readonly ParsedElement[],
   ) {
     this.name = name;
     this.offset = offset;
+    this.end = end;
     this.reader = reader;
     this.text = text;
     this.children = children;
+  }
+
+  get source(): string {
+    return this.reader.slice(this.offset, this.end);
   }
 
   get line(): number {
@@ -70,6 +79,10 @@ class Reader {
   constructor(text: string, file: string) {
     this.text = text;
     this.file = file;
+  }
+
+  slice(start: number, end: number): string {
+    return this.text.slice(start, end);
   }
 
   fail(index: number, reason: string): never {
@@ -211,7 +224,7 @@ class Reader {
     if (depth > MAX_DEPTH) this.fail(start, `elements nested deeper than ${MAX_DEPTH} levels`);
     this.pos += 1; // '<'
     const name = this.readName();
-    if (this.skipAttributes(name)) return new Element(name, start, this, '', []);
+    if (this.skipAttributes(name)) return new Element(name, start, this.pos, this, '', []);
     const { text } = this;
     const children: ParsedElement[] = [];
     let own = '';
@@ -236,7 +249,7 @@ class Reader {
         this.skipBlanks();
         if (text[this.pos] !== '>') this.fail(this.pos, `expected '>' to close </${name}>`);
         this.pos += 1;
-        return new Element(name, start, this, own, children);
+        return new Element(name, start, this.pos, this, own, children);
       }
       const special = this.skipSpecial();
       if (special !== undefined) own += special;

@@ -41,6 +41,10 @@ export interface ActionData {
   readonly tmCommandRollback?: string;
   readonly diskTargetPath?: string;
   readonly vm?: Vm;
-  // The system (or backup) datastore's TEMPLATE, when oned sent one.
-  readonly datastore?: { readonly id?: number; readonly template: Template };
+  // The system (or backup) datastore's ID, BASE_PATH and TEMPLATE, when oned sent one.
+  readonly datastore?: { readonly id?: number; readonly basePath?: string; readonly template: Template };
+  // The <VM> and <DATASTORE> elements as oned wrote them (vm.xml and ds.xml on the host, the
+  // network drivers' input, the TM scripts' stdin).
+  readonly vmXml?: string;
+  readonly datastoreXml?: string;
 }

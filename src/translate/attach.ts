@@ -44,11 +44,13 @@ const pick = (vars: Readonly<Record<string, string>>, name: string): string | un
   return value === undefined || value === '' ? undefined : value;
 };
 
-// <disk> for DISK[ATTACH=YES].
+// <disk> for DISK[ATTACH=YES]; `path` is the disk's file on the host (oned's DISK_TARGET_PATH),
+// by default <system dir>/disk.<DISK_ID>.
 export function buildAttachDisk(
   vm: Vm,
   options: TranslateOptions,
   vars: Readonly<Record<string, string>>,
+  path?: string,
 ): AttachedDevice {
   const { vector, index } = findAttached(vm, 'DISK');
   const diskDefaults = createVector([['CACHE', pick(vars, 'DEFAULT_ATTACH_CACHE') ?? 'default']]);
@@ -91,7 +93,7 @@ export function buildAttachDisk(
   const state = createDiskState(ctx);
   // Round-robin as at deployment: DISK_ID % iothreads + 1.
   if (ctx.iothreads > 0) state.nextIothread = (Number(disk['DISK_ID'] ?? 0) % ctx.iothreads) + 1;
-  const element = buildDisk(ctx, disk, index, state);
+  const element = buildDisk(ctx, disk, index, state, path);
   return { xml: serializeXml(element), key: target, index, vector, warnings: state.warnings };
 }
 

@@ -12,6 +12,9 @@ export interface TranslateOptions {
   readonly defaults: Template;
   // The libvirt domain type: VM_MAD TYPE (kvm, or qemu for emulation).
   readonly domainType?: 'kvm' | 'qemu';
+  // The VM's directory on the host (disk.<n>, the context CD-ROM, NVRAM, metadata), as the payload
+  // names it (see vmDirectoryOf); beats the history and datastoreLocation.
+  readonly systemDir?: string;
   // DATASTORE_LOCATION when the VM's history does not name one.
   readonly datastoreLocation?: string;
   // The system datastore id when the VM has no history record (template files).
@@ -59,7 +62,10 @@ export function createContext(vm: Vm, options: TranslateOptions): TranslateConte
     vm,
     look,
     options,
-    systemDir: checkPath('HISTORY/DS_LOCATION', `${location.replace(/\/+$/, '')}/${dsId}/${vm.id}`),
+    systemDir:
+      options.systemDir === undefined
+        ? checkPath('HISTORY/DS_LOCATION', `${location.replace(/\/+$/, '')}/${dsId}/${vm.id}`)
+        : checkPath('DATASTORE/BASE_PATH', options.systemDir),
     arch,
     machine,
     isQ35: machine !== undefined && /q35|virt/.test(machine),

@@ -2,7 +2,7 @@
 import type { Vector } from '../template/model.js';
 import { element, textElement, type XmlElement } from '../domain/xml.js';
 import { TranslateError } from '../util/errors.js';
-import { resolveQueues, type TranslateContext } from './context.js';
+import { checkPath, resolveQueues, type TranslateContext } from './context.js';
 import { buildDiskSource, isCdrom, readDiskType } from './disk-source.js';
 import { buildFilesystem } from './filesystem.js';
 import { buildIotune, readDiskIotune } from './iotune.js';
@@ -83,7 +83,15 @@ function buildAddress(target: string, bus: string | undefined, state: DiskState)
 }
 
 // Builds one <disk> (or <filesystem>) for DISK number `index` of the VM template.
-export function buildDisk(ctx: TranslateContext, disk: Vector, index: number, state: DiskState): XmlElement {
+// `path` is where the disk's file is on the host (DISK_TARGET_PATH of a hot-plug); by default
+// <system dir>/disk.<DISK_ID>.
+export function buildDisk(
+  ctx: TranslateContext,
+  disk: Vector,
+  index: number,
+  state: DiskState,
+  path?: string,
+): XmlElement {
   const where = `DISK[${index}]`;
   if (readDiskType(disk) === 'FILESYSTEM') return buildFilesystem(ctx, disk, where);
   const target = disk['TARGET'] ?? '';
@@ -99,7 +107,7 @@ export function buildDisk(ctx: TranslateContext, disk: Vector, index: number, st
     ctx,
     disk,
     where,
-    `${ctx.systemDir}/disk.${diskId}`,
+    path === undefined ? `${ctx.systemDir}/disk.${diskId}` : checkPath(`${where}/SOURCE`, path),
   );
   if (warning !== undefined) state.warnings.push(warning);
   const fullSource = auth === undefined ? source : { ...source, children: [...source.children, auth] };

@@ -29,7 +29,13 @@ describe('parseActionData on a DEPLOY envelope (deploy-42.xml)', () => {
   const data = parse(deployXml);
 
   it('reads the envelope fields, empty elements as undefined', () => {
-    expect({ ...data, vm: undefined, datastore: undefined }).toEqual({
+    expect({
+      ...data,
+      vm: undefined,
+      datastore: undefined,
+      vmXml: undefined,
+      datastoreXml: undefined,
+    }).toEqual({
       host: 'node2',
       migrHost: undefined,
       deployId: undefined,
@@ -42,7 +48,16 @@ describe('parseActionData on a DEPLOY envelope (deploy-42.xml)', () => {
       diskTargetPath: '/var/lib/one//datastores/100/42/disk.2',
       vm: undefined,
       datastore: undefined,
+      vmXml: undefined,
+      datastoreXml: undefined,
     });
+  });
+
+  it('keeps the <VM> and <DATASTORE> elements as written, for vm.xml, ds.xml and the drivers', () => {
+    const vmStart = deployXml.indexOf('<VM>');
+    expect(data.vmXml).toBe(deployXml.slice(vmStart, deployXml.indexOf('</VM>') + '</VM>'.length));
+    expect(data.datastoreXml?.startsWith('<DATASTORE>')).toBe(true);
+    expect(data.datastoreXml?.endsWith('</DATASTORE>')).toBe(true);
   });
 
   it('reads the VM with the same code as parseVmXml', () => {

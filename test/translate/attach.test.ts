@@ -89,6 +89,17 @@ describe('buildAttachDisk', () => {
     expect(xml).not.toContain('discard=');
   });
 
+  it("takes the disk's file from the path oned passes (DISK_TARGET_PATH), else the VM directory", () => {
+    const vm = vmOf(BOOT_DISK, attachedDisk(', TARGET = "vdb"'));
+
+    const given = buildAttachDisk(vm, OPTIONS, {}, '/srv/one/datastores/100/5/disk.1');
+    const fromDir = buildAttachDisk(vm, { ...OPTIONS, systemDir: '/srv/one/datastores/100/5' }, {});
+
+    expect(given.xml).toContain("<source file='/srv/one/datastores/100/5/disk.1'/>");
+    expect(fromDir.xml).toContain("<source file='/srv/one/datastores/100/5/disk.1'/>");
+    expect(() => buildAttachDisk(vm, OPTIONS, {}, '/a\nb')).toThrow(TranslateError);
+  });
+
   it('applies DEFAULT_ATTACH_VIRTIO_BLK_QUEUES to a vd* disk', () => {
     const { xml } = buildAttachDisk(vmOf(BOOT_DISK, attachedDisk(', TARGET = "vdb"')), OPTIONS, {
       DEFAULT_ATTACH_VIRTIO_BLK_QUEUES: '4',

@@ -1,4 +1,6 @@
 // A HostRunner that runs steps on this machine (the front-end) with execa: argv directly, no shell.
+// Each command leads its own process group, and a timeout or an abort signals the whole group
+// (TERM, then KILL): a TM script's ssh, scp or qemu-img children never outlive it.
 import { execa } from 'execa';
 import { CommandError, requireSuccess } from './errors.js';
 import type { CommandFailure } from './errors.js';
@@ -35,17 +37,39 @@ export class LocalRunner implements HostRunner {
     ].join(' ');
     const timeoutMs = (step.timeoutSeconds ?? this.options.commandTimeoutSeconds) * 1000;
     const maxBytes = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    const result = await execa(file, args, {
+    const subprocess = execa(file, args, {
       env,
       extendEnv: true,
       reject: false,
       stripFinalNewline: false,
-      timeout: timeoutMs,
-      forceKillAfterDelay: (this.options.killAfterSeconds ?? DEFAULT_KILL_AFTER_SECONDS) * 1000,
+      // Its own process group, so that the whole group can be signalled.
+      detached: true,
       maxBuffer: maxBytes,
       ...(step.stdin === undefined ? { stdin: 'ignore' as const } : { input: step.stdin }),
-      ...(step.signal ? { cancelSignal: step.signal } : {}),
     });
+    let ended: 'timeout' | 'cancelled' | undefined;
+    const killTimers: NodeJS.Timeout[] = [];
+    const stop = (why: 'timeout' | 'cancelled'): void => {
+      if (ended !== undefined) return;
+      ended = why;
+      signalGroup(subprocess.pid, 'SIGTERM');
+      killTimers.push(
+        setTimeout(
+          () => signalGroup(subprocess.pid, 'SIGKILL'),
+          (this.options.killAfterSeconds ?? DEFAULT_KILL_AFTER_SECONDS) * 1000,
+        ),
+      );
+    };
+    const timer = setTimeout(() => stop('timeout'), timeoutMs);
+    const onAbort = (): void => stop('cancelled');
+    if (step.signal?.aborted === true) onAbort();
+    step.signal?.addEventListener('abort', onAbort, { once: true });
+    const result = await subprocess;
+    clearTimeout(timer);
+    for (const t of killTimers) clearTimeout(t);
+    step.signal?.removeEventListener('abort', onAbort);
+    // Whatever the leader left behind in its group goes with it.
+    if (ended !== undefined || result.isMaxBuffer) signalGroup(subprocess.pid, 'SIGKILL');
     const base = {
       host: label,
       step: step.step,
@@ -54,15 +78,13 @@ export class LocalRunner implements HostRunner {
       stderr: typeof result.stderr === 'string' ? result.stderr : '',
       durationMs: Math.round(result.durationMs),
     };
-    const failure: CommandFailure | undefined = result.timedOut
-      ? 'timeout'
-      : result.isCanceled
-        ? 'cancelled'
-        : result.isMaxBuffer
-          ? 'output-limit'
-          : result.failed && result.exitCode === undefined && result.signal === undefined
-            ? 'local'
-            : undefined;
+    const failure: CommandFailure | undefined =
+      ended ??
+      (result.isMaxBuffer
+        ? 'output-limit'
+        : result.failed && result.exitCode === undefined && result.signal === undefined
+          ? 'local'
+          : undefined);
     if (failure) {
       throw new CommandError({
         ...base,
@@ -75,6 +97,16 @@ export class LocalRunner implements HostRunner {
       });
     }
     return requireSuccess({ ...base, exitCode: result.exitCode ?? null, signal: result.signal ?? null });
+  }
+}
+
+// Signals every process of the group led by `pid`; a group that is gone already is fine.
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: nothing left to signal.
   }
 }
 

@@ -63,6 +63,24 @@ describe('LocalRunner', () => {
     expect(processesWith(`sleep ${marker}`)).toEqual([]);
   });
 
+  it('kills the whole process group, children and grandchildren, on a timeout or an abort', async () => {
+    const marker = `44.${process.pid}`;
+    const script = `sleep ${marker}1 & (sleep ${marker}2 &) ; sleep ${marker}3`;
+    const timedOut = await failure(
+      runner.run('fe', { step: 'tm', argv: ['sh', '-c', script], timeoutSeconds: 0.3 }),
+    );
+    expect(timedOut.reason).toBe('timeout');
+    expect(processesWith(`sleep ${marker}`)).toEqual([]);
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const aborted = await failure(
+      runner.run('fe', { step: 'tm', argv: ['sh', '-c', script], signal: controller.signal }),
+    );
+    expect(aborted.reason).toBe('cancelled');
+    expect(processesWith(`sleep ${marker}`)).toEqual([]);
+  });
+
   it('kills a command when the signal aborts', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);

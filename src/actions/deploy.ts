@@ -1,5 +1,6 @@
 // deploy: write the domain XML to the deployment file on the host, `virsh create` it, print its UUID.
 // A domain that already runs under the same name is not created twice: its UUID is returned.
+import type { RemoteStep } from '../host/runner.js';
 import { readXmlRoot } from '../template/read-xml.js';
 import { OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
@@ -13,7 +14,35 @@ export interface DeployInput {
   readonly domainXml: string;
   // Where the XML is written on the host (REMOTE_DEPLOYMENT_FILE).
   readonly deploymentFile: string;
+  // More files written beside it in the same command (oned's vm.xml and ds.xml), by file name.
+  readonly companions?: Readonly<Record<string, string>>;
 }
+
+// The command that writes `files` ([path, text]) in one go and then lists the snapshots kept in
+// `dir`: a fixed script, the paths and byte counts as its arguments, the texts one after the other
+// on stdin, each read by `head -c <bytes>` (which reads no more than that).
+export function writeFiles(
+  dir: string,
+  files: readonly (readonly [string, string])[],
+): Pick<RemoteStep, 'argv' | 'stdin'> {
+  return {
+    argv: [
+      'sh',
+      '-c',
+      WRITE_FILES,
+      'sh',
+      dir,
+      ...files.flatMap(([path, text]) => [path, String(Buffer.byteLength(text, 'utf8'))]),
+    ],
+    stdin: files.map(([, text]) => text).join(''),
+  };
+}
+
+const WRITE_FILES =
+  'dir=$1; mkdir -p -- "$dir" || exit 1; shift; ' +
+  'while [ $# -gt 0 ]; do head -c "$2" > "$1" || exit 1; shift 2; done; ' +
+  'set -- "$dir"; ' +
+  LIST_KEPT_SNAPSHOTS;
 
 export interface DeployResult {
   readonly uuid: string;
@@ -52,19 +81,14 @@ export async function deploy(ctx: ActionContext, input: DeployInput): Promise<De
     ctx.log('I', `domain ${showName(name)} already runs on ${input.host}; not creating it again`);
     return { uuid: await readUuid(ctx, input.host, name), name, created: false };
   }
+  const dir = parentDirectory(input.deploymentFile);
+  const companions = Object.entries(input.companions ?? {});
   const written = await ctx.runner.run(input.host, {
-    step: 'write deployment file',
-    // A fixed script: the paths arrive as positional parameters, the XML on stdin.
-    argv: [
-      'sh',
-      '-c',
-      // ...and lists the snapshots kept there (redefined once the domain runs).
-      `mkdir -p -- "$1" && cat > "$2" || exit 1; ${LIST_KEPT_SNAPSHOTS}`,
-      'sh',
-      parentDirectory(input.deploymentFile),
-      input.deploymentFile,
-    ],
-    stdin: input.domainXml,
+    step: ['write deployment file', ...companions.map(([name]) => name)].join(', '),
+    ...writeFiles(dir, [
+      [input.deploymentFile, input.domainXml],
+      ...companions.map(([name, text]): [string, string] => [`${dir}/${name}`, text]),
+    ]),
     signal: ctx.signal,
   });
   await ctx.runner.run(input.host, virsh(ctx, 'create domain', ['create', '--', input.deploymentFile]));

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { deploy, readDomainName } from '../../src/actions/deploy.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deploy, readDomainName, writeFiles } from '../../src/actions/deploy.js';
+import { LocalRunner } from '../../src/host/local-runner.js';
 import { CommandError, TransportError } from '../../src/host/errors.js';
 import { OnevmmError, ParseError } from '../../src/util/errors.js';
-import { createTestContext, recorded, VIRSH } from './helpers.js';
+import { createTestContext, recorded, VIRSH, WRITE_SCRIPT } from './helpers.js';
 
 const XML = [
   "<domain type='kvm'>",
@@ -16,14 +20,35 @@ const XML = [
 ].join('\n');
 const FILE = '/var/lib/one//datastores/0/5/deployment.0';
 const UUID = '8f1c2d3e-0000-4a5b-9c6d-000000000005';
-const WRITE = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/5 ${FILE}`;
+const WRITE = `LC_ALL=C timeout --kill-after=5s 60s sh -c '${WRITE_SCRIPT}' sh /var/lib/one//datastores/0/5 ${FILE} ${Buffer.byteLength(XML)}`;
+
+describe('writeFiles (run by a real sh)', () => {
+  it('splits one stdin into the files by byte count, multi-byte text and empty files included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onevmm-write-'));
+    try {
+      const files: [string, string][] = [
+        [`${dir}/vm/deployment.0`, XML],
+        [`${dir}/vm/vm.xml`, '<VM><NAME>«Ålice» €</NAME></VM>'],
+        [`${dir}/vm/ds.xml`, ''],
+        [`${dir}/vm/with space.xml`, 'EOT\n$(date)`x`\n'],
+      ];
+      writeFileSync(`${dir}/snap-3.xml`, '');
+      const runner = new LocalRunner({ commandTimeoutSeconds: 10 });
+      const result = await runner.run('fe', { step: 'write', ...writeFiles(`${dir}/vm`, files) });
+      for (const [path, text] of files) expect(readFileSync(path, 'utf8')).toBe(text);
+      expect(result.stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('deploy', () => {
   it('writes the XML through the fixed sh -c script (XML on stdin), creates the domain and returns its UUID', async () => {
     const { ctx, runner, logs } = createTestContext();
     runner
       .reply('domstate -- one-5', recorded('domstate-missing', 'one-5'))
-      .reply("sh -c 'mkdir", {})
+      .reply("sh -c 'dir=", {})
       .reply('create ', { stdout: `Domain 'one-5' created from ${FILE}\n\n` })
       .reply('domuuid -- one-5', recorded('domuuid'));
 
@@ -87,7 +112,7 @@ describe('deploy', () => {
     await deploy(ctx, { host: 'node1', domainXml: XML, deploymentFile: file });
 
     expect(runner.commands().slice(1, 3)).toEqual([
-      `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one/datastores/0/5 '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
+      `LC_ALL=C timeout --kill-after=5s 60s sh -c '${WRITE_SCRIPT}' sh /var/lib/one/datastores/0/5 '/var/lib/one/datastores/0/5/it'\\''s here.xml' ${Buffer.byteLength(XML)}`,
       `${VIRSH} create -- '/var/lib/one/datastores/0/5/it'\\''s here.xml'`,
     ]);
   });

@@ -116,3 +116,7 @@ export async function failure(promise: Promise<unknown>): Promise<OnevmmError> {
   expect(error).toBeInstanceOf(OnevmmError);
   return error as OnevmmError;
 }
+
+// The fixed script deploy writes its files with (the texts on stdin, their byte counts as arguments).
+export const WRITE_SCRIPT =
+  'dir=$1; mkdir -p -- "$dir" || exit 1; shift; while [ $# -gt 0 ]; do head -c "$2" > "$1" || exit 1; shift 2; done; set -- "$dir"; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';

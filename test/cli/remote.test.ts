@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { REMOTE_ACTIONS } from '../../src/cli/remote-actions.js';
 import { translateFile } from '../../src/setup/translate-file.js';
 import { runExecutable } from './helpers.js';
+import { WRITE_SCRIPT } from '../actions/helpers.js';
 
 // No test here may reach a host: --dry-run must never build the SSH runner.
 vi.mock('../../src/host/ssh-runner.js', () => ({
@@ -169,7 +170,7 @@ describe('runRemoteAction --dry-run', () => {
         '# read domain state, on node1:',
         `${VIRSH} domstate -- one-42`,
         '# write deployment file, on node1:',
-        `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/42 ${file}`,
+        `LC_ALL=C timeout --kill-after=5s 60s sh -c '${WRITE_SCRIPT}' sh /var/lib/one//datastores/0/42 ${file} ${Buffer.byteLength(xml)}`,
         '# stdin:',
         `${xml}`,
         '# create domain, on node1:',

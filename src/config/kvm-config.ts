@@ -17,6 +17,8 @@ export interface KvmConfig {
   readonly migrateOptions: readonly string[];
   // Seconds a live migration may take before it is aborted (domjobabort).
   readonly migrateTimeout: number;
+  // Seconds a TM or DS script of a multi-step action may run on the front-end.
+  readonly tmTimeout: number;
   readonly deploymentSource: 'onevmm' | 'oned';
   readonly metadataUri: string;
   readonly metadataKey: string;
@@ -51,7 +53,7 @@ function readBoolean(vars: Readonly<Record<string, string>>, name: string, fallb
 
 // Reads the action settings with OpenNebula's defaults (reference §3.3) and onevmm's own.
 export function readKvmConfig(vars: Readonly<Record<string, string>>): KvmConfig {
-  const source = (vars['DEPLOYMENT_SOURCE'] ?? 'onevmm').trim().toLowerCase() || 'onevmm';
+  const source = (vars['DEPLOYMENT_SOURCE'] ?? 'oned').trim().toLowerCase() || 'oned';
   if (source !== 'onevmm' && source !== 'oned')
     fail('DEPLOYMENT_SOURCE', 'onevmm or oned', vars['DEPLOYMENT_SOURCE'] ?? '');
   const options = (vars['MIGRATE_OPTIONS'] ?? '').trim();
@@ -71,6 +73,7 @@ export function readKvmConfig(vars: Readonly<Record<string, string>>): KvmConfig
     virshRetries,
     migrateOptions: options === '' ? [] : options.split(/\s+/),
     migrateTimeout: readSeconds(vars, 'MIGRATE_TIMEOUT', 900, 1),
+    tmTimeout: readSeconds(vars, 'TM_TIMEOUT', 3600, 1),
     deploymentSource: source,
     metadataUri: vars['LIBVIRT_MD_URI']?.trim() || 'http://opennebula.org/xmlns/libvirt/1.0',
     metadataKey: vars['LIBVIRT_MD_KEY']?.trim() || 'one',

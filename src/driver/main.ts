@@ -13,6 +13,7 @@ import { describeFailure, Driver } from './driver.js';
 import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { withRetries } from '../host/retrying-runner.js';
 import { LocalRunner } from '../host/local-runner.js';
+import { loadStepEnv } from './step-env.js';
 
 function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -58,6 +59,7 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
         readLocalFile: (path) => readFile(path, 'utf8'),
         now: () => Date.now(),
         migrateLocal: options.localActions.get('migrate') === 'migrate_local',
+        steps: loadStepEnv(process.env, options.localActions, config.tmTimeout),
       },
     });
   } catch (error) {

@@ -1,39 +1,16 @@
-// The protocol actions after deployment: what each reads from the payload (MIGR_HOST, the DISK
-// or NIC with ATTACH=YES, SNAPSHOT[ACTIVE=YES], DISK[RESIZE=YES]) and the action it runs.
-// Payload problems are thrown at once, so the reply comes before anything is scheduled.
-import type { ActionContext } from '../actions/context.js';
-import {
-  activeSnapshot,
-  attachedDiskTarget,
-  attachedNicMac,
-  resizingDisk,
-} from '../translate/action-inputs.js';
-import type { ActionData, Vm } from '../template/vm.js';
+// The actions OpenNebula runs as one script, without steps: POLL, SNAPSHOTCREATE, SNAPSHOTDELETE
+// and RESIZE. What each reads from the payload is read at once, so a bad one is answered before
+// anything is scheduled.
+import { activeSnapshot } from '../translate/action-inputs.js';
+import type { Vm } from '../template/vm.js';
 import { failAction, TranslateError } from '../util/errors.js';
+import type { OnedRequest } from '../steps/request.js';
 import type { HandlerEnv, PreparedAction } from './handlers.js';
 
-export const VM_ACTIONS = [
-  'MIGRATE',
-  'ATTACHDISK',
-  'DETACHDISK',
-  'ATTACHNIC',
-  'DETACHNIC',
-  'SNAPSHOTCREATE',
-  'SNAPSHOTREVERT',
-  'SNAPSHOTDELETE',
-  'RESIZE',
-  'RESIZEDISK',
-] as const;
+export const DIRECT_ACTIONS = new Set(['POLL', 'SNAPSHOTCREATE', 'SNAPSHOTDELETE', 'RESIZE']);
 
-interface VmRequest {
-  readonly host: string;
-  readonly domain: string;
-  readonly data: ActionData;
-  readonly env: HandlerEnv;
-}
-
-function vmOf(data: ActionData): Vm {
-  return data.vm ?? failAction('the payload has no <VM>');
+function vmOf(request: OnedRequest): Vm {
+  return request.data.vm ?? failAction(`Cannot perform ${request.action}, expecting VM`);
 }
 
 // Reads a payload value, turning a TranslateError into the FAILURE reason.
@@ -46,65 +23,19 @@ function read<T>(get: () => T): T {
   }
 }
 
-const done = (): string => '-';
-
-export function prepareVmAction(action: string, request: VmRequest): PreparedAction {
-  const { host, domain, data, env } = request;
-  switch (action) {
-    case 'MIGRATE': {
-      const destination = data.migrHost ?? failAction('the payload has no MIGR_HOST');
+export function prepareDirectAction(request: OnedRequest, env: HandlerEnv): PreparedAction {
+  const { host, domain, data } = request;
+  switch (request.action) {
+    case 'POLL': {
+      const samples = env.samples;
       return {
         host,
         run: async (ctx) =>
-          (await import('../actions/from-vm.js'))
-            .migrateFromVm(ctx, {
-              source: host,
-              destination,
-              domain,
-              data,
-              driveFrom: env.migrateLocal === true ? 'front-end' : 'source',
-            })
-            .then(done),
-      };
-    }
-    case 'ATTACHDISK': {
-      read(() => attachedDiskTarget(vmOf(data)));
-      return {
-        host,
-        run: async (ctx: ActionContext) =>
-          (await import('../actions/from-vm.js'))
-            .attachDiskFromVm(ctx, { host, domain, data, defaults: await env.defaults() })
-            .then(done),
-      };
-    }
-    case 'DETACHDISK': {
-      const target = read(() => attachedDiskTarget(vmOf(data)));
-      return {
-        host,
-        run: async (ctx) =>
-          (await import('../actions/hotplug.js')).detachDisk(ctx, { host, domain, target }).then(done),
-      };
-    }
-    case 'ATTACHNIC': {
-      read(() => attachedNicMac(vmOf(data)));
-      return {
-        host,
-        run: async (ctx) =>
-          (await import('../actions/from-vm.js'))
-            .attachNicFromVm(ctx, { host, domain, data, defaults: await env.defaults() })
-            .then(done),
-      };
-    }
-    case 'DETACHNIC': {
-      const mac = read(() => attachedNicMac(vmOf(data)));
-      return {
-        host,
-        run: async (ctx) =>
-          (await import('../actions/hotplug.js')).detachNic(ctx, { host, domain, mac }).then(done),
+          (await (await import('../actions/poll.js')).poll(ctx, { host, domain, samples })).line,
       };
     }
     case 'SNAPSHOTCREATE': {
-      const { id } = read(() => activeSnapshot(vmOf(data)));
+      const { id } = read(() => activeSnapshot(vmOf(request)));
       return {
         host,
         run: async (ctx) =>
@@ -115,38 +46,28 @@ export function prepareVmAction(action: string, request: VmRequest): PreparedAct
           ).name,
       };
     }
-    case 'SNAPSHOTREVERT':
     case 'SNAPSHOTDELETE': {
-      const { hypervisorId } = read(() => activeSnapshot(vmOf(data)));
+      const { hypervisorId } = read(() => activeSnapshot(vmOf(request)));
       if (hypervisorId === '') failAction('SNAPSHOT[ACTIVE=YES] has no HYPERVISOR_ID');
-      const input = { host, domain, name: hypervisorId };
       return {
         host,
         run: async (ctx) => {
-          const snapshots = await import('../actions/snapshots.js');
-          if (action === 'SNAPSHOTREVERT') await snapshots.revertSnapshot(ctx, input);
-          else await snapshots.deleteSnapshot(ctx, input);
+          await (
+            await import('../actions/snapshots.js')
+          ).deleteSnapshot(ctx, { host, domain, name: hypervisorId });
           return '-';
         },
       };
     }
     case 'RESIZE':
-      vmOf(data);
+      vmOf(request);
       return {
         host,
-        run: async (ctx) =>
-          (await import('../actions/from-vm.js')).resizeFromVm(ctx, { host, domain, data }).then(done),
+        run: async (ctx) => {
+          await (await import('../actions/from-vm.js')).resizeFromVm(ctx, { host, domain, data });
+          return '-';
+        },
       };
-    case 'RESIZEDISK': {
-      const { diskId, sizeMiB } = read(() => resizingDisk(vmOf(data)));
-      return {
-        host,
-        run: async (ctx) =>
-          (await import('../actions/from-vm.js'))
-            .resizeDiskFromVm(ctx, { host, domain, data, diskId, sizeMiB })
-            .then(done),
-      };
-    }
     default:
       return failAction('unsupported action');
   }

@@ -23,6 +23,8 @@ export interface StepEnv {
   // Whether a directory / file exists on the front-end.
   readonly isDirectory: (path: string) => boolean;
   readonly isFile: (path: string) => boolean;
+  // What is amiss with this environment (e.g. SCRIPTS_REMOTE_DIR unknown), said once.
+  readonly takeWarnings?: () => readonly string[];
 }
 
 // What the steps of one request act on.
@@ -56,7 +58,7 @@ const FRONT_END = 'the front-end';
 
 interface StepOutcome {
   readonly info: string;
-  // Where it ran and what, for the log: "shared/context on the front-end".
+  // What ran where, for the log: "(shared/context) on the front-end", "on node1".
   readonly detail: string;
 }
 
@@ -103,16 +105,15 @@ export async function runSteps(
         const outcome = await runOne(step);
         infos.set(step.action, outcome.info.trim());
         ctx.log('I', `Successfully execute ${DRIVER_NAMES[step.kind]} operation: ${step.action}.`);
-        ctx.log('D', `${step.action}: ${outcome.detail}, ${took()}`);
+        ctx.log('D', `${step.action} ${outcome.detail}, ${took()}`);
       } catch (error) {
         if (ctx.signal?.aborted === true) throw error;
         const failure = asStepFailure(step, error);
         infos.set(step.action, failure.message);
-        for (const line of failure.message.split('\n')) ctx.log('E', line);
         // Fail actions are best effort: their own failures are logged, never replace this one.
         if (step.failActions !== undefined) await execute(step.failActions);
         ctx.log('E', `Failed to execute ${DRIVER_NAMES[step.kind]} operation: ${step.action}.`);
-        ctx.log('D', `${step.action}: failed after ${took()}`);
+        ctx.log('D', `${step.action} failed after ${took()}`);
         if (step.noFail !== true) return failure;
       }
     }
@@ -129,10 +130,13 @@ function throwIfAborted(ctx: ActionContext): void {
   if (ctx.signal?.aborted === true) throw ctx.signal.reason ?? new OnevmmError('CANCELLED', 'cancelled');
 }
 
+// A step's error as its failure: onevmm's own errors keep their message; anything else is a bug
+// and says so.
 function asStepFailure(step: Step, error: unknown): StepFailure {
   if (error instanceof StepFailure) return error;
-  if (error instanceof Error) return new StepFailure(step, error.message, { cause: error });
-  return new StepFailure(step, String(error));
+  if (error instanceof OnevmmError) return new StepFailure(step, error.message, { cause: error });
+  const message = error instanceof Error ? error.message : String(error);
+  return new StepFailure(step, `internal error: ${message}`, { cause: error });
 }
 
 // A TM or DS script: <remotes>/<tm|datastore>/<driver>/<cmd>, found as OpenNebula finds it.
@@ -164,7 +168,7 @@ async function runLocalScript(ctx: ActionContext, env: StepEnv, step: TmStep | D
       signal: ctx.signal,
     }),
   );
-  return { info: result.stdout, detail: `${what} on ${FRONT_END}` };
+  return { info: result.stdout, detail: `(${what}) on ${FRONT_END}` };
 }
 
 // <dir>/<cmd>, else <dir>/<cmd without its .ext> (CLONE.ssh runs shared/clone.ssh, else shared/clone).
@@ -212,6 +216,7 @@ async function runNetworkStep(
           signal: ctx.signal,
         });
       }
+      for (const warning of env.takeWarnings?.() ?? []) ctx.log('W', warning);
       const remote: RemoteStep = {
         step: label,
         argv: [`${env.locations.scriptsRemoteDir}/vnm/${driver}/${step.action}`, ...params],
@@ -222,9 +227,9 @@ async function runNetworkStep(
     };
     const result = await runScript(ctx, step, label, isLocal ? FRONT_END : host, run);
     info += ` ${driver}: ${result.stdout}`;
-    ran.push(`${driver} on ${isLocal ? FRONT_END : host}`);
+    ran.push(`(${driver}) on ${isLocal ? FRONT_END : host}`);
   }
-  return { info, detail: ran.length === 0 ? 'no network driver (no NIC with a VN_MAD)' : ran.join(', ') };
+  return { info, detail: ran.length === 0 ? 'ran no network driver (no NIC with a VN_MAD)' : ran.join(', ') };
 }
 
 // Runs a driver script: its log lines go to the VM log; a failure becomes the step's message.
@@ -247,6 +252,7 @@ async function runScript(
     }
     const stderr = readScriptStderr(error.stderr);
     for (const log of stderr.logs) ctx.log(log.severity, log.text);
+    for (const line of stderr.message) ctx.log('E', line);
     throw new StepFailure(step, describeScriptFailure(error, label, where, failureMessage(stderr)), {
       cause: error,
     });

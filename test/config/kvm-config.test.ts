@@ -29,7 +29,8 @@ const DEFAULTS = {
   virshRetries: 3,
   migrateOptions: [],
   migrateTimeout: 900,
-  deploymentSource: 'onevmm',
+  tmTimeout: 3600,
+  deploymentSource: 'oned',
   metadataUri: 'http://opennebula.org/xmlns/libvirt/1.0',
   metadataKey: 'one',
 };
@@ -52,6 +53,7 @@ describe('readKvmConfig', () => {
         'SYNC_TIME',
         'VIRSH_RETRIES',
         'MIGRATE_OPTIONS',
+        'TM_TIMEOUT',
         'DEPLOYMENT_SOURCE',
         'LIBVIRT_MD_URI',
         'LIBVIRT_MD_KEY',
@@ -80,7 +82,8 @@ describe('readKvmConfig', () => {
       VIRSH_RETRIES: '5',
       MIGRATE_OPTIONS: ' --unsafe   --compressed ',
       MIGRATE_TIMEOUT: '120',
-      DEPLOYMENT_SOURCE: 'oned',
+      TM_TIMEOUT: '600',
+      DEPLOYMENT_SOURCE: 'onevmm',
       LIBVIRT_MD_URI: 'http://example.org/ns',
       LIBVIRT_MD_KEY: 'opennebula',
       DEFAULT_ATTACH_CACHE: 'none',
@@ -98,7 +101,8 @@ describe('readKvmConfig', () => {
       virshRetries: 5,
       migrateOptions: ['--unsafe', '--compressed'],
       migrateTimeout: 120,
-      deploymentSource: 'oned',
+      tmTimeout: 600,
+      deploymentSource: 'onevmm',
       metadataUri: 'http://example.org/ns',
       metadataKey: 'opennebula',
       vars,
@@ -133,6 +137,7 @@ describe('readKvmConfig', () => {
 
   it('reads DEPLOYMENT_SOURCE in any case', () => {
     expect(readKvmConfig({ DEPLOYMENT_SOURCE: ' ONED ' }).deploymentSource).toBe('oned');
+    expect(readKvmConfig({ DEPLOYMENT_SOURCE: 'OneVMM' }).deploymentSource).toBe('onevmm');
   });
 
   it.each([

@@ -612,7 +612,7 @@ describe('parseKvmrc compared with bash `set -a; . FILE`', () => {
       SSH_MAX_CHANNELS: '8',
       COMMAND_TIMEOUT: '60',
       SHUTDOWN_RESEND: '10',
-      DEPLOYMENT_SOURCE: 'onevmm',
+      TM_TIMEOUT: '3600',
     });
     // Defaults that come from ~/.ssh/config or the agent are left unset, so the file does not override them.
     for (const unset of [

@@ -7,7 +7,7 @@ import { FakeRunner } from '../../src/host/fake-runner.js';
 import { getSingle } from '../../src/template/model.js';
 import { parseActionData } from '../../src/template/parse-action-data.js';
 import { translateVm } from '../../src/translate/translate-vm.js';
-import { readVirshFixture, recorded, VIRSH } from '../actions/helpers.js';
+import { readVirshFixture, recorded, VIRSH, WRITE_SCRIPT } from '../actions/helpers.js';
 import {
   actionData,
   base64,
@@ -17,6 +17,8 @@ import {
   DEPLOY_FILE_42,
   flush,
   hangUntilAborted,
+  ONED_FILES_42,
+  ONED_XML_42,
   requestLine,
   scriptDeploy42,
   SHIPPED_DEFAULTS,
@@ -26,7 +28,26 @@ import {
 
 const NODE1_42 = actionData({ host: 'node1', deployId: 'one-42' });
 const CHECKPOINT_7 = '/var/lib/one//datastores/0/7/checkpoint';
-const WRITE_42 = `LC_ALL=C timeout --kill-after=5s 60s sh -c 'mkdir -p -- "$1" && cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/100/42 ${DEPLOY_FILE_42}`;
+const DATA_42 = parseActionData(DEPLOY_42_XML, { file: 'deploy-42.xml' });
+const DIR_42 = '/var/lib/one//datastores/100/42';
+// The write step of a DEPLOY of VM 42: the deployment file, vm.xml and ds.xml (by byte count).
+const write42 = (domainXml: string): string =>
+  `LC_ALL=C timeout --kill-after=5s 60s sh -c '${WRITE_SCRIPT}' sh ${DIR_42} ${DEPLOY_FILE_42} ${Buffer.byteLength(domainXml)} ${DIR_42}/vm.xml ${Buffer.byteLength(DATA_42.vmXml ?? '')} ${DIR_42}/ds.xml ${Buffer.byteLength(DATA_42.datastoreXml ?? '')}`;
+const TM_CONTEXT_42 = `LC_ALL=C timeout --kill-after=5s 3600s /var/lib/one/remotes/tm/shared/context /var/lib/one/vms/42/context.sh node2:${DIR_42}/disk.2 42 100`;
+const failed = (vmid: number, action: string): string =>
+  `LOG E ${vmid} Failed to execute virtualization driver operation: ${action}.`;
+const ok = (
+  vmid: number,
+  driver: 'virtualization' | 'network' | 'transfer manager',
+  action: string,
+): string => `LOG I ${vmid} Successfully execute ${driver} driver operation: ${action}.`;
+// The LOG lines of a DEPLOY of VM 42 whose steps all succeed.
+const DEPLOY_STEPS_42 = [
+  ok(42, 'transfer manager', 'tm_context'),
+  ok(42, 'network', 'pre'),
+  ok(42, 'virtualization', 'deploy'),
+  ok(42, 'network', 'post'),
+];
 
 // A command line without its LC_ALL and time limits (their values belong to the action tests).
 function withoutLimits(command: string): string {
@@ -42,7 +63,8 @@ async function transcript(
   const harness = createDriver({ ...options, runner });
   harness.feed(...lines);
   await harness.driver.finish();
-  return harness.lines;
+  // The timing lines of the steps (LOG D) vary from run to run; step-lists.test.ts checks them.
+  return harness.lines.filter((line) => !line.startsWith('LOG D '));
 }
 
 describe('Driver: handshake', () => {
@@ -62,24 +84,35 @@ describe('Driver: handshake', () => {
 });
 
 describe('Driver: DEPLOY', () => {
-  it('generates the domain XML, writes it on the host, creates it and replies the UUID', async () => {
+  it("runs OpenNebula's steps: TM context, network pre, the file oned wrote created on the host, network post", async () => {
     const runner = scriptDeploy42(new FakeRunner());
 
-    const lines = await transcript(runner, ['INIT', requestLine('DEPLOY', 42, DEPLOY_42_XML)]);
+    const lines = await transcript(runner, ['INIT', requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
+      localFiles: ONED_FILES_42,
+    });
 
-    expect(lines).toEqual(['INIT SUCCESS - -', `DEPLOY SUCCESS 42 ${UUID_42}`]);
+    expect(lines).toEqual(['INIT SUCCESS - -', ...DEPLOY_STEPS_42, `DEPLOY SUCCESS 42 ${UUID_42}`]);
+    expect(runner.commands('front-end')).toEqual([TM_CONTEXT_42]);
     expect(runner.commands('node2')).toEqual([
+      `LC_ALL=C timeout --kill-after=5s 60s /var/tmp/one/vnm/bridge/pre`,
       `${VIRSH} domstate -- one-42`,
-      WRITE_42,
+      write42(ONED_XML_42),
       `${VIRSH} create -- ${DEPLOY_FILE_42}`,
       `${VIRSH} domuuid -- one-42`,
+      `LC_ALL=C timeout --kill-after=5s 60s /var/tmp/one/vnm/bridge/post ${UUID_42} node2`,
     ]);
-    expect(runner.calls).toHaveLength(4);
+    expect(runner.calls).toHaveLength(7);
+    // The deployment file, then vm.xml and ds.xml as oned wrote them, on one stdin.
+    expect(runner.calls[3]?.step.stdin).toBe(
+      `${ONED_XML_42}${DATA_42.vmXml ?? ''}${DATA_42.datastoreXml ?? ''}`,
+    );
   });
 
-  it('sends the generated domain XML on stdin of the write step, and only there', async () => {
+  it('with DEPLOYMENT_SOURCE=onevmm, sends its own translation on stdin of the write step, and only there', async () => {
     const runner = scriptDeploy42(new FakeRunner());
-    await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)]);
+    await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
+      vars: { DEPLOYMENT_SOURCE: 'onevmm' },
+    });
 
     const data = parseActionData(DEPLOY_42_XML, { file: 'deploy-42.xml' });
     const expected = translateVm(data.vm!, {
@@ -88,12 +121,17 @@ describe('Driver: DEPLOY', () => {
       deploymentTime: 1_718_900_000,
       systemDatastoreDiskType: getSingle(data.datastore!.template, 'DISK_TYPE'),
     }).xml;
-    const stdin = runner.calls[1]?.step.stdin;
-    expect(stdin).toBe(expected);
+    const write = runner.calls.find((call) => call.step.step.startsWith('write deployment file'));
+    expect(write?.command).toBe(write42(expected));
+    const stdin = write?.step.stdin;
+    expect(stdin).toBe(`${expected}${DATA_42.vmXml ?? ''}${DATA_42.datastoreXml ?? ''}`);
     expect(stdin).toMatch(/^<domain type='kvm'/);
     expect(stdin).toContain('<name>one-42</name>');
     expect(stdin).toContain(`<uuid>${UUID_42}</uuid>`);
-    expect(runner.calls.filter((call) => call.step.stdin !== undefined)).toHaveLength(1);
+    // Besides it only the network drivers get stdin (the VM for them, base64).
+    expect(
+      runner.calls.filter((call) => call.step.stdin !== undefined).map((call) => call.step.step),
+    ).toEqual(['pre (bridge)', 'write deployment file, vm.xml, ds.xml', 'post (bridge)']);
     expect(runner.commands().join('\n')).not.toContain('<domain');
   });
 
@@ -102,52 +140,66 @@ describe('Driver: DEPLOY', () => {
       .reply('domstate -- one-42', recorded('domstate-running'))
       .reply('domuuid -- one-42', { stdout: `${UUID_42}\n` });
 
-    const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)]);
-
-    expect(lines).toEqual([
-      'LOG I 42 domain one-42 already runs on node2; not creating it again',
-      `DEPLOY SUCCESS 42 ${UUID_42}`,
-    ]);
-    expect(runner.commands()).toEqual([`${VIRSH} domstate -- one-42`, `${VIRSH} domuuid -- one-42`]);
-  });
-
-  it('with DEPLOYMENT_SOURCE=oned, deploys the file oned wrote (LOCAL_DEPLOYMENT_FILE)', async () => {
-    const xml = "<domain type='kvm'><name>one-42</name></domain>";
-    const runner = scriptDeploy42(new FakeRunner());
-
     const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
-      vars: { DEPLOYMENT_SOURCE: 'oned' },
-      localFiles: { '/var/lib/one/vms/42/deployment.1': xml },
+      localFiles: ONED_FILES_42,
     });
 
-    expect(lines).toEqual([`DEPLOY SUCCESS 42 ${UUID_42}`]);
-    expect(runner.calls[1]?.step.stdin).toBe(xml);
+    expect(lines).toEqual([
+      ...DEPLOY_STEPS_42.slice(0, 2),
+      'LOG I 42 domain one-42 already runs on node2; not creating it again',
+      ...DEPLOY_STEPS_42.slice(2),
+      `DEPLOY SUCCESS 42 ${UUID_42}`,
+    ]);
+    expect(runner.commands('node2').filter((c) => c.includes('virsh'))).toEqual([
+      `${VIRSH} domstate -- one-42`,
+      `${VIRSH} domuuid -- one-42`,
+    ]);
   });
 
   // OpenNebula's Ruby driver loses the reply here (reference §2.6): ours must not.
-  it('with DEPLOYMENT_SOURCE=oned and no such file, replies FAILURE naming the file', async () => {
-    const lines = await transcript(new FakeRunner(), [requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
-      vars: { DEPLOYMENT_SOURCE: 'oned' },
-    });
+  it('with no deployment file (DEPLOYMENT_SOURCE=oned), replies FAILURE naming the file before any step', async () => {
+    const runner = new FakeRunner();
+    const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)], { localFiles: {} });
 
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^DEPLOY FAILURE 42 .*\/var\/lib\/one\/vms\/42\/deployment\.1/);
+    expect(lines[0]).toMatch(
+      /^DEPLOY FAILURE 42 Cannot open deployment file \/var\/lib\/one\/vms\/42\/deployment\.1: /,
+    );
+    expect(runner.calls).toEqual([]);
+  });
+
+  it('with an empty deployment file, replies FAILURE as OpenNebula words it', async () => {
+    const lines = await transcript(new FakeRunner(), [requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
+      localFiles: { '/var/lib/one/vms/42/deployment.1': '\n' },
+    });
+
+    expect(lines).toEqual(['DEPLOY FAILURE 42 Cannot open deployment file /var/lib/one/vms/42/deployment.1']);
   });
 
   it("replies FAILURE naming the step, the host and libvirt's message when `virsh create` fails", async () => {
     const runner = new FakeRunner()
       .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'))
-      .reply("sh -c 'mkdir", {})
+      .reply("sh -c 'dir=", {})
       .reply(`create -- ${DEPLOY_FILE_42}`, {
         exitCode: 1,
         stderr: `error: Failed to create domain from ${DEPLOY_FILE_42}\nerror: Cannot access storage file '/var/lib/one//datastores/100/42/disk.0': No such file or directory\n`,
       });
 
-    const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)]);
+    const lines = await transcript(runner, [requestLine('DEPLOY', 42, DEPLOY_42_XML)], {
+      localFiles: ONED_FILES_42,
+    });
 
+    const message = `create domain failed on node2: exit code 1: error: Failed to create domain from ${DEPLOY_FILE_42}; error: Cannot access storage file '/var/lib/one//datastores/100/42/disk.0': No such file or directory`;
     expect(lines).toEqual([
-      `DEPLOY FAILURE 42 create domain failed on node2: exit code 1: error: Failed to create domain from ${DEPLOY_FILE_42}; error: Cannot access storage file '/var/lib/one//datastores/100/42/disk.0': No such file or directory`,
+      ...DEPLOY_STEPS_42.slice(0, 2),
+      // the fail action of deploy: the network is cleaned up again
+      ok(42, 'network', 'clean'),
+      'LOG E 42 Failed to execute virtualization driver operation: deploy.',
+      `DEPLOY FAILURE 42 ${message}`,
     ]);
+    expect(runner.commands('node2').at(-1)).toBe(
+      'LC_ALL=C timeout --kill-after=5s 60s /var/tmp/one/vnm/bridge/clean node2',
+    );
   });
 });
 
@@ -164,7 +216,11 @@ describe('Driver: other actions', () => {
 
     const lines = await transcript(runner, [requestLine('SHUTDOWN', 42, NODE1_42)]);
 
-    expect(lines).toEqual(['SHUTDOWN SUCCESS 42 -']);
+    expect(lines).toEqual([
+      ok(42, 'virtualization', 'shutdown'),
+      ok(42, 'network', 'clean'),
+      'SHUTDOWN SUCCESS 42 -',
+    ]);
     expect(runner.commands('node1')).toEqual([
       `${VIRSH} domstate -- one-42`,
       `${VIRSH} shutdown -- one-42`,
@@ -177,6 +233,8 @@ describe('Driver: other actions', () => {
     const runner = new FakeRunner().reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('SHUTDOWN', 42, NODE1_42)])).toEqual([
+      ok(42, 'virtualization', 'shutdown'),
+      ok(42, 'network', 'clean'),
       'SHUTDOWN SUCCESS 42 -',
     ]);
   });
@@ -185,6 +243,8 @@ describe('Driver: other actions', () => {
     const runner = new FakeRunner().reply('domstate -- one-9', recorded('domstate-missing', 'one-9'));
 
     expect(await transcript(runner, [requestLine('SHUTDOWN', 9, actionData({ host: 'node1' }))])).toEqual([
+      ok(9, 'virtualization', 'shutdown'),
+      ok(9, 'network', 'clean'),
       'SHUTDOWN SUCCESS 9 -',
     ]);
   });
@@ -194,7 +254,12 @@ describe('Driver: other actions', () => {
       .reply('destroy -- one-42', recorded('destroy-running', 'one-42'))
       .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
-    expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual(['CANCEL SUCCESS 42 -']);
+    expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual([
+      ok(42, 'virtualization', 'cancel'),
+      ok(42, 'network', 'clean'),
+      'CANCEL SUCCESS 42 -',
+    ]);
+    // The VM has no NIC with a VN_MAD: the network step runs no script.
     expect(runner.commands()).toEqual([`${VIRSH} destroy -- one-42`, `${VIRSH} domstate -- one-42`]);
   });
 
@@ -203,7 +268,11 @@ describe('Driver: other actions', () => {
       .reply('destroy -- one-42', recorded('destroy-missing', 'one-42'))
       .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
-    expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual(['CANCEL SUCCESS 42 -']);
+    expect(await transcript(runner, [requestLine('CANCEL', 42, NODE1_42)])).toEqual([
+      ok(42, 'virtualization', 'cancel'),
+      ok(42, 'network', 'clean'),
+      'CANCEL SUCCESS 42 -',
+    ]);
   });
 
   it.each([
@@ -214,7 +283,10 @@ describe('Driver: other actions', () => {
       stdout: `Domain 'one-42' is being ${command}\n`,
     });
 
-    expect(await transcript(runner, [requestLine(action, 42, NODE1_42)])).toEqual([`${action} SUCCESS 42 -`]);
+    expect(await transcript(runner, [requestLine(action, 42, NODE1_42)])).toEqual([
+      ok(42, 'virtualization', command),
+      `${action} SUCCESS 42 -`,
+    ]);
     expect(runner.commands('node1')).toEqual([`${VIRSH} ${command} -- one-42`]);
   });
 
@@ -232,7 +304,11 @@ describe('Driver: other actions', () => {
       ),
     ]);
 
-    expect(lines).toEqual(['SAVE SUCCESS 42 -']);
+    expect(lines).toEqual([
+      ok(42, 'virtualization', 'save'),
+      ok(42, 'network', 'clean'),
+      'SAVE SUCCESS 42 -',
+    ]);
     expect(runner.calls.map((call) => call.step.step)).toEqual(['prepare checkpoint file', 'save domain']);
     expect(runner.commands().map(withoutLimits)[1]).toBe(
       `virsh --connect qemu:///system save -- one-42 ${CHECKPOINT_7}`,
@@ -243,7 +319,7 @@ describe('Driver: other actions', () => {
     const runner = new FakeRunner();
 
     expect(await transcript(runner, [requestLine('SAVE', 42, NODE1_42)])).toEqual([
-      'SAVE FAILURE 42 the payload has no CHECKPOINT_FILE',
+      'SAVE FAILURE 42 Cannot perform SAVE, expecting CHECKPOINT_FILE',
     ]);
     expect(runner.calls).toEqual([]);
   });
@@ -261,7 +337,12 @@ describe('Driver: other actions', () => {
       ),
     ]);
 
-    expect(lines).toEqual(['RESTORE SUCCESS 7 -']);
+    expect(lines).toEqual([
+      ok(7, 'network', 'pre'),
+      ok(7, 'virtualization', 'restore'),
+      ok(7, 'network', 'post'),
+      'RESTORE SUCCESS 7 -',
+    ]);
     expect(runner.commands().map(withoutLimits)).toEqual([
       `virsh --connect qemu:///system save-image-dumpxml -- ${CHECKPOINT_7}`,
       `sh -c 'cat > "$2" || exit 1; for f in "$1"/snap-*.xml; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0' sh /var/lib/one//datastores/0/7 ${CHECKPOINT_7}.xml`,
@@ -313,7 +394,8 @@ describe('Driver: other actions', () => {
       .reply('domstate -- one-42', recorded('domstate-missing', 'one-42'));
 
     expect(await transcript(runner, [requestLine('CLEANUP', 42, NODE1_42)])).toEqual([
-      'LOG I 42 destroyed one-42 on node1',
+      ok(42, 'virtualization', 'cancel'),
+      ok(42, 'network', 'clean'),
       'CLEANUP SUCCESS 42 -',
     ]);
   });
@@ -331,6 +413,7 @@ describe('Driver: failures', () => {
     const lines = await transcript(runner, [requestLine('REBOOT', 42, NODE1_42)]);
 
     expect(lines).toEqual([
+      failed(42, 'reboot'),
       "REBOOT FAILURE 42 reboot domain failed on node1: exit code 1: error: Failed to reboot domain 'one-42'; error: Requested operation is not valid: domain is not running",
     ]);
     expect(lines.join('\n')).not.toMatch(/ExitCode|ExitSSHCode/);
@@ -346,6 +429,7 @@ describe('Driver: failures', () => {
     );
 
     expect(await transcript(runner, [requestLine('RESET', 42, NODE1_42)])).toEqual([
+      failed(42, 'reset'),
       'RESET FAILURE 42 cannot connect to node1 port 22: connect ECONNREFUSED 10.0.0.1:22',
     ]);
   });
@@ -354,6 +438,7 @@ describe('Driver: failures', () => {
     const runner = new FakeRunner().reply(() => true, new TypeError('boom\nat somewhere'));
 
     expect(await transcript(runner, [requestLine('REBOOT', 42, NODE1_42)])).toEqual([
+      failed(42, 'reboot'),
       'REBOOT FAILURE 42 internal error: boom; at somewhere',
     ]);
   });
@@ -371,15 +456,19 @@ describe('Driver: failures', () => {
   );
 
   it.each([
-    ['MIGRATE', 'the payload has no MIGR_HOST'],
-    ['ATTACHDISK', 'DISK[ATTACH=YES]/TARGET: VM 42 has no DISK with ATTACH=YES and a TARGET'],
-    ['DETACHDISK', 'DISK[ATTACH=YES]/TARGET: VM 42 has no DISK with ATTACH=YES and a TARGET'],
-    ['ATTACHNIC', 'NIC[ATTACH=YES]/MAC: VM 42 has no NIC with ATTACH=YES and a MAC'],
-    ['DETACHNIC', 'NIC[ATTACH=YES]/MAC: VM 42 has no NIC with ATTACH=YES and a MAC'],
+    // OpenNebula's own words where its driver checks the payload.
+    ['MIGRATE', 'Cannot perform MIGRATE, expecting MIGR_HOST'],
+    ['ATTACHDISK', 'Cannot perform ATTACHDISK, expecting TM_COMMAND'],
+    ['DETACHDISK', 'Cannot perform DETACHDISK, expecting TM_COMMAND'],
+    ['ATTACHNIC', 'Missing VN_MAD, BRIDGE, TARGET or MAC in VM NIC'],
+    ['DETACHNIC', 'Error in DETACHNIC, MAC needed in NIC'],
     ['SNAPSHOTCREATE', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
-    ['SNAPSHOTREVERT', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
+    [
+      'SNAPSHOTREVERT',
+      "Cannot perform SNAPSHOTREVERT, expecting VM/TEMPLATE/SNAPSHOT[ACTIVE='YES']/HYPERVISOR_ID",
+    ],
     ['SNAPSHOTDELETE', 'SNAPSHOT[ACTIVE=YES]: VM 42 has no active SNAPSHOT'],
-    ['RESIZEDISK', 'DISK[RESIZE=YES]: VM 42 has no DISK with RESIZE=YES and a SIZE'],
+    ['RESIZEDISK', 'Cannot perform RESIZEDISK, expecting TM_COMMAND'],
   ])('%s without what it needs in the payload: FAILURE at once, no host command', async (action, reason) => {
     const runner = new FakeRunner();
 
@@ -424,12 +513,12 @@ describe('Driver: failures', () => {
     [
       'no HOST',
       requestLine('CANCEL', 42, actionData({ deployId: 'one-42' })),
-      'CANCEL FAILURE 42 the payload has no HOST',
+      'CANCEL FAILURE 42 Cannot perform CANCEL, expecting HOST',
     ],
     [
       'an empty HOST',
       requestLine('CANCEL', 42, actionData({ host: '', deployId: 'one-42' })),
-      'CANCEL FAILURE 42 the payload has no HOST',
+      'CANCEL FAILURE 42 Cannot perform CANCEL, expecting HOST',
     ],
   ])('replies FAILURE naming the problem: %s', async (_what, line, expected) => {
     const runner = new FakeRunner();
@@ -455,7 +544,7 @@ describe('Driver: failures', () => {
     );
 
     expect(await transcript(runner, [requestLine('DEPLOY', 42, payload)])).toEqual([
-      'DEPLOY FAILURE 42 the payload has no REMOTE_DEPLOYMENT_FILE',
+      'DEPLOY FAILURE 42 Cannot perform DEPLOY, expecting REMOTE_DEPLOYMENT_FILE',
     ]);
     expect(runner.calls).toEqual([]);
   });
@@ -508,7 +597,7 @@ describe('Driver: failures', () => {
 
     expect(
       await transcript(runner, [requestLine('RESET', 42, NODE1_42)], { args: '-t 15 -r 0 -w 30 kvm' }),
-    ).toEqual(['RESET SUCCESS 42 -']);
+    ).toEqual([ok(42, 'virtualization', 'reset'), 'RESET SUCCESS 42 -']);
   });
 });
 
@@ -524,7 +613,7 @@ describe('Driver: DRIVER_CANCEL', () => {
     harness.feed('DRIVER_CANCEL  42 ');
     await harness.driver.finish();
 
-    expect(harness.lines).toEqual([
+    expect(harness.replies()).toEqual([
       'LOG I 42 Driver command for 42 cancelled (1 running, 0 queued)',
       'SHUTDOWN FAILURE 42 cancelled',
     ]);
@@ -544,7 +633,7 @@ describe('Driver: DRIVER_CANCEL', () => {
     await harness.driver.finish();
 
     expect(Date.now() - cancelledAt).toBeLessThan(150);
-    expect(harness.lines).toEqual([
+    expect(harness.replies()).toEqual([
       'LOG I 42 Driver command for 42 cancelled (1 running, 0 queued)',
       'SHUTDOWN FAILURE 42 cancelled',
     ]);
@@ -574,7 +663,7 @@ describe('Driver: DRIVER_CANCEL', () => {
     hold.release();
     await harness.driver.finish();
 
-    expect(harness.lines).toEqual([
+    expect(harness.replies()).toEqual([
       'RESET FAILURE 42 cancelled',
       'CANCEL FAILURE 42 cancelled',
       'LOG I 42 Driver command for 42 cancelled (1 running, 2 queued)',
@@ -601,7 +690,7 @@ describe('Driver: DRIVER_CANCEL', () => {
     harness.feed('DRIVER_CANCEL  42 ', requestLine('RESET', 42, NODE1_42));
     await harness.driver.finish();
 
-    expect(harness.lines.slice(1)).toEqual(['REBOOT FAILURE 42 cancelled', 'RESET SUCCESS 42 -']);
+    expect(harness.replies().slice(1)).toEqual(['REBOOT FAILURE 42 cancelled', 'RESET SUCCESS 42 -']);
   });
 });
 
@@ -617,7 +706,7 @@ describe('Driver: scheduling', () => {
     first.release();
     await harness.driver.finish();
 
-    expect(harness.lines).toEqual(['REBOOT SUCCESS 42 -', 'RESET SUCCESS 42 -']);
+    expect(harness.replies()).toEqual(['REBOOT SUCCESS 42 -', 'RESET SUCCESS 42 -']);
   });
 
   it('without -p, one action per host at a time; a stuck host does not delay others', async () => {
@@ -631,12 +720,12 @@ describe('Driver: scheduling', () => {
       requestLine('REBOOT', 3, actionData({ host: 'node2', deployId: 'one-3' })),
     );
     await harness.waitFor('REBOOT SUCCESS 3');
-    expect(harness.lines).toEqual(['REBOOT SUCCESS 3 -']);
+    expect(harness.replies()).toEqual(['REBOOT SUCCESS 3 -']);
     expect(runner.commands('node1')).toEqual([`${VIRSH} reboot -- one-1`]);
     stuck.release();
     await harness.driver.finish();
 
-    expect(harness.lines).toEqual(['REBOOT SUCCESS 3 -', 'REBOOT SUCCESS 1 -', 'REBOOT SUCCESS 2 -']);
+    expect(harness.replies()).toEqual(['REBOOT SUCCESS 3 -', 'REBOOT SUCCESS 1 -', 'REBOOT SUCCESS 2 -']);
   });
 
   it('with -p, actions of different VMs on one host run at once', async () => {
@@ -670,7 +759,7 @@ describe('Driver: scheduling', () => {
       held.release();
     }
     await harness.driver.finish();
-    expect(harness.lines).toHaveLength(5);
+    expect(harness.replies()).toHaveLength(5);
   });
 });
 
@@ -684,7 +773,7 @@ describe('Driver: FINALIZE', () => {
     await flush();
     expect(harness.feed('FINALIZE')).toBe('finalize');
     let linesWhenDone: string[] | undefined;
-    const finished = harness.driver.finish().then(() => (linesWhenDone = [...harness.lines]));
+    const finished = harness.driver.finish().then(() => (linesWhenDone = [...harness.replies()]));
     await flush();
     expect(linesWhenDone).toBeUndefined();
 
@@ -697,7 +786,7 @@ describe('Driver: FINALIZE', () => {
     const harness = createDriver();
 
     harness.feed('FINALIZE', requestLine('REBOOT', 42, NODE1_42));
-    expect(harness.lines).toEqual(['REBOOT FAILURE 42 the driver is finalizing']);
+    expect(harness.replies()).toEqual(['REBOOT FAILURE 42 the driver is finalizing']);
   });
 
   it('finish() resolves at once when nothing runs', async () => {
@@ -729,7 +818,7 @@ describe('Driver with -r (withRetries)', () => {
       wrapRunner: (fake) => withRetries(fake, 1, 1),
     });
 
-    expect(lines).toEqual(['RESET SUCCESS 42 -']);
+    expect(lines).toEqual([ok(42, 'virtualization', 'reset'), 'RESET SUCCESS 42 -']);
     expect(runner.calls).toHaveLength(2);
   });
 
@@ -744,6 +833,7 @@ describe('Driver with -r (withRetries)', () => {
     });
 
     expect(lines).toEqual([
+      failed(42, 'reset'),
       "RESET FAILURE 42 reset domain failed on node1: exit code 1: error: failed to get domain 'one-42'",
     ]);
     expect(runner.calls).toHaveLength(1);
@@ -762,7 +852,10 @@ describe('Driver with -r (withRetries)', () => {
       wrapRunner: (fake) => withRetries(fake, 3, 1),
     });
 
-    expect(lines).toEqual(['RESET FAILURE 42 cannot connect to node1: connection refused']);
+    expect(lines).toEqual([
+      failed(42, 'reset'),
+      'RESET FAILURE 42 cannot connect to node1: connection refused',
+    ]);
     expect(runner.calls).toHaveLength(1);
   });
 
@@ -773,7 +866,10 @@ describe('Driver with -r (withRetries)', () => {
       wrapRunner: (fake) => withRetries(fake, 2, 1),
     });
 
-    expect(lines).toEqual(['RESET FAILURE 42 connection to node1 lost: read ECONNRESET']);
+    expect(lines).toEqual([
+      failed(42, 'reset'),
+      'RESET FAILURE 42 connection to node1 lost: read ECONNRESET',
+    ]);
     expect(runner.calls).toHaveLength(3);
   });
 
@@ -802,7 +898,7 @@ describe('Driver with -r (withRetries)', () => {
     await harness.driver.finish();
     await new Promise((resolve) => setTimeout(resolve, 100));
 
-    expect(harness.lines[1]).toBe('REBOOT FAILURE 42 cancelled');
+    expect(harness.replies()[1]).toBe('REBOOT FAILURE 42 cancelled');
     expect(runner.calls).toHaveLength(1);
   });
 });

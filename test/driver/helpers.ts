@@ -24,6 +24,12 @@ export const SHIPPED_DEFAULTS: Template = toReplaceMode(
 export const DEPLOY_42_XML = readFileSync(path.join(ROOT, 'test/fixtures/vm-xml/deploy-42.xml'), 'utf8');
 export const DEPLOY_FILE_42 = '/var/lib/one//datastores/100/42/deployment.1';
 export const UUID_42 = '0b3f8c1e-6a2d-4d47-9f5e-2c8a71d0e942';
+// The deployment file oned wrote for VM 42 (read with DEPLOYMENT_SOURCE=oned, the default): the
+// front-end files of the harness unless a test gives its own.
+export const ONED_XML_42 = "<domain type='kvm'><name>one-42</name></domain>";
+export const ONED_FILES_42: Readonly<Record<string, string>> = {
+  '/var/lib/one/vms/42/deployment.1': ONED_XML_42,
+};
 
 export function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
@@ -68,6 +74,8 @@ export interface DriverHarness {
   readonly waitFor: (match: string | RegExp, ms?: number) => Promise<string>;
   // The lines written since the given index.
   readonly since: (index: number) => string[];
+  // The lines written, without the LOG lines of the steps (success, failure, timing).
+  readonly replies: () => string[];
 }
 
 export interface HarnessOptions {
@@ -79,6 +87,43 @@ export interface HarnessOptions {
   // Wraps the FakeRunner before the Driver gets it (e.g. withRetries).
   readonly wrapRunner?: (runner: FakeRunner) => HostRunner;
   readonly localFiles?: Readonly<Record<string, string>>;
+}
+
+// A LOG line the step runner writes for each step: OpenNebula's success/failure line, or its timing.
+export function isStepLog(line: string): boolean {
+  return (
+    /^LOG D /.test(line) ||
+    /^LOG [IE] \d+ (Successfully execute|Failed to execute) .* operation: .*\.$/.test(line)
+  );
+}
+
+// The front-end's remotes tree in these tests (TM scripts are found there when their names are plain).
+export const REMOTES = '/var/lib/one/remotes';
+
+// OpenNebula's TM, VNM and DS scripts succeed, printing nothing, unless a test scripts them: the
+// FakeRunner still records every call.
+function driverScriptsSucceed(runner: FakeRunner): HostRunner {
+  return {
+    run: async (host, step) => {
+      try {
+        return await runner.run(host, step);
+      } catch (error) {
+        const script = step.argv[0] ?? '';
+        if (!/\/(vnm|tm|datastore)\//.test(script) || !String(error).includes('no reply scripted'))
+          throw error;
+        return {
+          host,
+          step: step.step,
+          command: script,
+          exitCode: 0,
+          signal: null,
+          stdout: '',
+          stderr: '',
+          durationMs: 0,
+        };
+      }
+    },
+  };
 }
 
 // A Driver with a FakeRunner, the shipped defaults, a Map-backed CPU sample store and captured output.
@@ -93,10 +138,13 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
       samples.set(`${host}\u0000${domain}`, sample);
     },
   };
+  const driverOptions = parseDriverArguments([options.args ?? '-t 15 -r 0 kvm -p']);
+  const scripts = driverScriptsSucceed(runner);
   const driver = new Driver({
-    options: parseDriverArguments([options.args ?? '-t 15 -r 0 kvm -p']),
+    options: driverOptions,
     config: readKvmConfig({ SHUTDOWN_TIMEOUT: '5', ...options.vars }),
-    runner: options.wrapRunner === undefined ? runner : options.wrapRunner(runner),
+    runner: options.wrapRunner === undefined ? scripts : options.wrapRunner(runner),
+    local: scripts,
     write: (line) => {
       lines.push(line);
       for (const listener of listeners.slice()) listener();
@@ -105,12 +153,21 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
       defaults: () => Promise.resolve(SHIPPED_DEFAULTS),
       samples: store,
       readLocalFile: (file) => {
-        const text = options.localFiles?.[file];
+        const text = (options.localFiles ?? ONED_FILES_42)[file];
         return text === undefined
           ? Promise.reject(new Error(`ENOENT: no such file, open '${file}'`))
           : Promise.resolve(text);
       },
       now: () => 1_718_900_000_000,
+      migrateLocal: driverOptions.localActions.get('migrate') === 'migrate_local',
+      steps: {
+        locations: { remotesDir: REMOTES, scriptsRemoteDir: '/var/tmp/one' },
+        localActions: new Set([...driverOptions.localActions.keys()].map((name) => name.toUpperCase())),
+        vnmadLocalActions: new Set(),
+        tmTimeoutSeconds: 3600,
+        isDirectory: (dir) => /^\/var\/lib\/one\/remotes\/(tm|datastore)\/[a-z_]+$/.test(dir),
+        isFile: (file) => /^\/var\/lib\/one\/remotes\/(tm|datastore)\/[a-z_]+\/[a-z_]+$/.test(file),
+      },
     },
   });
   const waitFor = (match: string | RegExp, ms = 5000): Promise<string> =>
@@ -148,6 +205,7 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
     },
     waitFor,
     since: (index) => lines.slice(index),
+    replies: () => lines.filter((line) => !isStepLog(line)),
   };
 }
 
@@ -159,7 +217,7 @@ export function scriptDeploy42(runner: FakeRunner, uuid = UUID_42): FakeRunner {
       stdout: '\n',
       stderr: "error: failed to get domain 'one-42'\n",
     })
-    .reply("sh -c 'mkdir", {})
+    .reply("sh -c 'dir=", {})
     .reply(`create -- ${DEPLOY_FILE_42}`, { stdout: `Domain 'one-42' created from ${DEPLOY_FILE_42}\n\n` })
     .reply('domuuid -- one-42', { stdout: `${uuid}\n\n` });
 }

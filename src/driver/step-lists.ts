@@ -1,0 +1,39 @@
+// The protocol actions OpenNebula master runs as step lists, and the list of each.
+import type { OnedRequest, StepList } from '../steps/request.js';
+import {
+  cleanupSteps,
+  deploySteps,
+  destroySteps,
+  restartSteps,
+  restoreSteps,
+  saveSteps,
+} from '../steps/lists/lifecycle.js';
+import {
+  attachDiskSteps,
+  attachNicSteps,
+  detachDiskSteps,
+  detachNicSteps,
+  resizeDiskSteps,
+  snapshotRevertSteps,
+  updateConfSteps,
+} from '../steps/lists/hotplug.js';
+import { migrateSteps } from '../steps/lists/migrate.js';
+
+export const STEP_LISTS: Readonly<Record<string, (request: OnedRequest) => StepList>> = {
+  DEPLOY: deploySteps,
+  SHUTDOWN: (request) => destroySteps(request, 'shutdown'),
+  CANCEL: (request) => destroySteps(request, 'cancel'),
+  SAVE: saveSteps,
+  RESTORE: restoreSteps,
+  REBOOT: (request) => restartSteps(request, 'reboot'),
+  RESET: (request) => restartSteps(request, 'reset'),
+  CLEANUP: cleanupSteps,
+  MIGRATE: migrateSteps,
+  ATTACHDISK: attachDiskSteps,
+  DETACHDISK: detachDiskSteps,
+  RESIZEDISK: resizeDiskSteps,
+  ATTACHNIC: attachNicSteps,
+  DETACHNIC: detachNicSteps,
+  UPDATECONF: updateConfSteps,
+  SNAPSHOTREVERT: snapshotRevertSteps,
+};

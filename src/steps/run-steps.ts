@@ -108,8 +108,9 @@ export async function runSteps(
         ctx.log('D', `${step.action} ${outcome.detail}, ${took()}`);
       } catch (error) {
         if (ctx.signal?.aborted === true) throw error;
+        // Unlike OpenNebula, a failed step leaves no info: a fail action must never take an error
+        // message for a domain name.
         const failure = asStepFailure(step, error);
-        infos.set(step.action, failure.message);
         // Fail actions are best effort: their own failures are logged, never replace this one.
         if (step.failActions !== undefined) await execute(step.failActions);
         ctx.log('E', `Failed to execute ${DRIVER_NAMES[step.kind]} operation: ${step.action}.`);

@@ -97,8 +97,19 @@ export function isStepLog(line: string): boolean {
   );
 }
 
-// The front-end's remotes tree in these tests (TM scripts are found there when their names are plain).
+// The front-end's remotes tree in these tests, with the TM scripts of OpenNebula master's shared
+// and ssh drivers (a CLONE.ssh finds shared/clone.ssh; a DELETE.ssh finds shared/delete).
 export const REMOTES = '/var/lib/one/remotes';
+const TM_SCRIPTS = {
+  shared:
+    'clone clone.ssh context cpds cpds.ssh delete failmigrate ln ln.ssh mkimage mkswap mv mv.ssh mvds mvds.ssh postbackup postbackup_live postmigrate prebackup prebackup_live premigrate resize restore snap_create snap_create.ssh snap_create_live snap_delete snap_revert',
+  ssh: 'clone context cpds delete failmigrate ln mkimage mkswap mv mvds postbackup postbackup_live postmigrate prebackup prebackup_live premigrate resize restore snap_create snap_create_live snap_delete snap_revert',
+};
+const REMOTE_SCRIPTS = new Set(
+  Object.entries(TM_SCRIPTS).flatMap(([tm, names]) =>
+    names.split(' ').map((name) => `${REMOTES}/tm/${tm}/${name}`),
+  ),
+);
 
 // OpenNebula's TM, VNM and DS scripts succeed, printing nothing, unless a test scripts them: the
 // FakeRunner still records every call.
@@ -165,8 +176,8 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
         localActions: new Set([...driverOptions.localActions.keys()].map((name) => name.toUpperCase())),
         vnmadLocalActions: new Set(),
         tmTimeoutSeconds: 3600,
-        isDirectory: (dir) => /^\/var\/lib\/one\/remotes\/(tm|datastore)\/[a-z_]+$/.test(dir),
-        isFile: (file) => /^\/var\/lib\/one\/remotes\/(tm|datastore)\/[a-z_]+\/[a-z_]+$/.test(file),
+        isDirectory: (dir) => [...REMOTE_SCRIPTS].some((file) => file.startsWith(`${dir}/`)),
+        isFile: (file) => REMOTE_SCRIPTS.has(file),
       },
     },
   });

@@ -1,0 +1,465 @@
+// The step lists of oned's multi-step actions, run through the driver on payloads recorded from a
+// real oned (test/fixtures/oned): the TM and VNM scripts in OpenNebula master's order, with its
+// arguments, stdin and fail actions, and one LOG line per step.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeRunner, type FakeCall } from '../../src/host/fake-runner.js';
+import { parseActionData } from '../../src/template/parse-action-data.js';
+import { buildVnmMessage } from '../../src/steps/vnm-message.js';
+import { createDriver, isStepLog, REMOTES, requestLine } from '../driver/helpers.js';
+
+const FIXTURES = path.join(import.meta.dirname, '../fixtures/oned');
+const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');
+const DS0 = '/tmp/onevmm-one/var//datastores/0/1';
+const DS100 = '/tmp/onevmm-one/var//datastores/100/2';
+const UUID_1 = '655e6750-3357-4eca-a1dd-197027e834d7';
+const UUID_2 = '4e8934f7-7740-400c-a4c4-6ff973095465';
+const H1 = '10.77.0.11';
+const H2 = '10.77.0.12';
+
+// The network drivers' stdin for a payload: base64 of the reduced VM, as OpenNebula sends it.
+function vnmStdin(payload: string): string {
+  const vmXml = parseActionData(payload, { file: 'payload' }).vmXml ?? '';
+  return `${Buffer.from(buildVnmMessage(vmXml).xml).toString('base64')}\n`;
+}
+
+// Matches the calls of one step of onevmm's actions, by its name.
+const step =
+  (name: string) =>
+  (call: FakeCall): boolean =>
+    call.step.step === name;
+
+const isDriverScript = (call: FakeCall): boolean => /\/(tm|vnm|datastore)\//.test(call.step.argv[0] ?? '');
+
+interface Run {
+  // Every line but the timing ones.
+  readonly lines: string[];
+  // The OpenNebula scripts run: "<host>: <argv>".
+  readonly scripts: string[];
+  readonly calls: FakeCall[];
+}
+
+async function run(
+  action: string,
+  vmid: number,
+  payload: string,
+  runner: FakeRunner,
+  localFiles = {},
+): Promise<Run> {
+  const harness = createDriver({ runner, localFiles });
+  harness.feed(requestLine(action, vmid, payload));
+  await harness.driver.finish();
+  return {
+    lines: harness.lines.filter((line) => !line.startsWith('LOG D ')),
+    scripts: runner.calls.filter(isDriverScript).map((call) => `${call.host}: ${call.step.argv.join(' ')}`),
+    calls: runner.calls,
+  };
+}
+
+const ok = (vmid: number, kind: string, action: string): string =>
+  `LOG I ${vmid} Successfully execute ${kind} driver operation: ${action}.`;
+const failed = (vmid: number, kind: string, action: string): string =>
+  `LOG E ${vmid} Failed to execute ${kind} driver operation: ${action}.`;
+const stepLines = (lines: string[]): string[] =>
+  lines.filter((line) => isStepLog(line) || !line.startsWith('LOG '));
+
+describe('DEPLOY (the payload and file oned wrote for VM 1, shared TM)', () => {
+  const payload = fixture('shared-deploy.xml');
+  const deploymentFile = fixture('shared-deployment.0');
+  const files = { '/tmp/onevmm-one/var/vms/1/deployment.1': deploymentFile };
+  const deployRunner = (): FakeRunner =>
+    new FakeRunner({ fallback: {} })
+      .reply('domstate', { exitCode: 1, stderr: "error: failed to get domain 'one-1'\n" })
+      .reply('domuuid', { stdout: `${UUID_1}\n` });
+
+  it('TM context, network pre, vm.xml/ds.xml/deployment file written and created, network post', async () => {
+    const runner = deployRunner();
+    const { lines, scripts, calls } = await run('DEPLOY', 1, payload, runner, files);
+
+    expect(lines).toEqual([
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'network', 'pre'),
+      ok(1, 'virtualization', 'deploy'),
+      ok(1, 'network', 'post'),
+      `DEPLOY SUCCESS 1 ${UUID_1}`,
+    ]);
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H1}:${DS0}/disk.1 1 0`,
+      `${H1}: /var/tmp/one/vnm/bridge/pre`,
+      `${H1}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H1}`,
+    ]);
+    expect(calls.filter(isDriverScript)[1]?.step.stdin).toBe(vnmStdin(payload));
+    const data = parseActionData(payload, { file: 'payload' });
+    const write = calls.find((call) => call.step.step.startsWith('write deployment file'));
+    expect(write?.step.argv.slice(4)).toEqual([
+      DS0,
+      `${DS0}/deployment.1`,
+      String(Buffer.byteLength(deploymentFile)),
+      `${DS0}/vm.xml`,
+      String(Buffer.byteLength(data.vmXml ?? '')),
+      `${DS0}/ds.xml`,
+      String(Buffer.byteLength(data.datastoreXml ?? '')),
+    ]);
+    expect(write?.step.stdin).toBe(`${deploymentFile}${data.vmXml ?? ''}${data.datastoreXml ?? ''}`);
+    expect(calls.find((call) => call.step.step === 'create domain')?.step.argv.at(-1)).toBe(
+      `${DS0}/deployment.1`,
+    );
+  });
+
+  it('a failing network post cancels the new domain (by its UUID) and cleans the network', async () => {
+    const runner = deployRunner().reply('vnm/bridge/post', { exitCode: 1, stderr: 'Cannot add br0 rules\n' });
+    const { lines, scripts, calls } = await run('DEPLOY', 1, payload, runner, files);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'network', 'pre'),
+      ok(1, 'virtualization', 'deploy'),
+      ok(1, 'virtualization', 'cancel'),
+      ok(1, 'network', 'clean'),
+      failed(1, 'network', 'post'),
+      `DEPLOY FAILURE 1 post (bridge) failed on ${H1} (exit code 1): Cannot add br0 rules`,
+    ]);
+    expect(lines).toContain('LOG E 1 Cannot add br0 rules');
+    expect(scripts.slice(-2)).toEqual([
+      `${H1}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H1}`,
+      `${H1}: /var/tmp/one/vnm/bridge/clean ${H1}`,
+    ]);
+    expect(calls.map((call) => call.step.argv.join(' '))).toContain(
+      `virsh --connect qemu:///system destroy -- ${UUID_1}`,
+    );
+  });
+
+  it('a failing TM context ends it before anything runs on the host', async () => {
+    const runner = deployRunner().reply('/tm/shared/context', {
+      exitCode: 1,
+      stderr: 'mkisofs: not found\n',
+    });
+    const { lines, calls } = await run('DEPLOY', 1, payload, runner, files);
+
+    expect(lines.at(-1)).toBe(
+      'DEPLOY FAILURE 1 tm_context (shared/context) failed on the front-end (exit code 1): mkisofs: not found',
+    );
+    expect(calls.filter((call) => call.host !== 'front-end')).toEqual([]);
+  });
+});
+
+describe('MIGRATE (VM 2, ssh TM)', () => {
+  const payload = fixture('ssh-migrate.xml');
+  const tmArgs = `${H1} ${H2} ${DS100} 2 100`;
+
+  it('premigrate, pre on the destination, the migration, clean on the source, post there, postmigrate', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply('migrate domain', new Error('stop here'));
+    const stop = await run('MIGRATE', 2, payload, runner);
+    // the migration itself is onevmm's transaction (tested in test/actions/migrate.test.ts): here
+    // it fails at once, and OpenNebula's failmigrate runs
+    expect(stop.scripts).toEqual([
+      `front-end: ${REMOTES}/tm/ssh/premigrate ${tmArgs}`,
+      `${H2}: /var/tmp/one/vnm/bridge/pre`,
+      `front-end: ${REMOTES}/tm/ssh/failmigrate ${tmArgs}`,
+    ]);
+    const vmBase64 = Buffer.from(parseActionData(payload, { file: 'p' }).vmXml ?? '').toString('base64');
+    expect(stop.calls.filter(isDriverScript).map((call) => call.step.stdin)).toEqual([
+      vmBase64,
+      vnmStdin(payload),
+      vmBase64,
+    ]);
+    expect(stepLines(stop.lines).at(-2)).toBe(failed(2, 'virtualization', 'migrate'));
+  });
+
+  it('runs every step after a successful migration, and their failures do not fail it (no_fail)', async () => {
+    const state: Record<string, string> = { [H1]: 'running', [H2]: 'absent' };
+    const runner = new FakeRunner({ fallback: {} })
+      .reply('vnm/bridge/clean', { exitCode: 1, stderr: 'bridge busy\n' })
+      .reply(
+        (call) => call.step.step === 'read domain state',
+        (call) =>
+          state[call.host] === 'absent'
+            ? { exitCode: 1, stderr: `error: failed to get domain '${UUID_2}'\n` }
+            : { stdout: `${state[call.host] ?? ''}\n` },
+      )
+      .reply(
+        (call) => call.step.step === 'migrate domain',
+        () => {
+          state[H1] = 'absent';
+          state[H2] = 'running';
+          return {};
+        },
+      )
+      .reply('dumpxml', { stdout: '<domain><devices></devices></domain>' });
+    const { lines, scripts } = await run(
+      'MIGRATE',
+      2,
+      payload.replace('<SHARED><![CDATA[NO]]>', '<SHARED><![CDATA[YES]]>'),
+      runner,
+    );
+
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/ssh/premigrate ${tmArgs}`,
+      `${H2}: /var/tmp/one/vnm/bridge/pre`,
+      `${H1}: /var/tmp/one/vnm/bridge/clean ${H1}`,
+      `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_2} ${H1}`,
+      `front-end: ${REMOTES}/tm/ssh/postmigrate ${tmArgs}`,
+    ]);
+    expect(stepLines(lines)).toEqual([
+      ok(2, 'transfer manager', 'tm_premigrate'),
+      ok(2, 'network', 'pre'),
+      ok(2, 'virtualization', 'migrate'),
+      failed(2, 'network', 'clean'),
+      ok(2, 'network', 'post'),
+      ok(2, 'transfer manager', 'tm_postmigrate'),
+      'MIGRATE SUCCESS 2 -',
+    ]);
+  });
+
+  it('a failing premigrate runs failmigrate and nothing else', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply('/tm/ssh/premigrate', {
+      exitCode: 1,
+      stderr: 'ERROR: premigrate: Command "rm -rf" failed\nError removing target path\n',
+    });
+    const { lines, scripts } = await run('MIGRATE', 2, payload, runner);
+
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/ssh/premigrate ${tmArgs}`,
+      `front-end: ${REMOTES}/tm/ssh/failmigrate ${tmArgs}`,
+    ]);
+    expect(lines.at(-1)).toBe(
+      'MIGRATE FAILURE 2 tm_premigrate (ssh/premigrate) failed on the front-end (exit code 1): Error removing target path',
+    );
+  });
+});
+
+describe('ATTACHDISK and DETACHDISK (VM 2, ssh system datastore)', () => {
+  const disk = `${DS100}/disk.2`;
+
+  it('attach: TM clone first, then the disk from DISK_TARGET_PATH; a failed attach runs the TM rollback', async () => {
+    const payload = fixture('ssh-attachdisk.xml');
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('list disks'), { stdout: ' Target   Source\n----\n sdb  x\n' })
+      .reply(step('attach disk'), { exitCode: 1, stderr: 'error: unsupported configuration: bus scsi\n' });
+    const { lines, scripts, calls } = await run('ATTACHDISK', 2, payload, runner);
+
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/shared/clone.ssh vm:/tmp/onevmm-one/var//datastores/1/973773653c9b2e6aef82c45b21a07dab ${H2}:${disk} 2 1`,
+      `front-end: ${REMOTES}/tm/shared/delete ${H2}:${disk} 2 1`,
+    ]);
+    expect(calls.find((call) => call.step.step === 'attach disk')?.step.stdin).toContain(
+      `<source file='${disk}'/>`,
+    );
+    expect(stepLines(lines)).toEqual([
+      ok(2, 'transfer manager', 'tm_attach'),
+      ok(2, 'transfer manager', 'tm_detach'),
+      failed(2, 'virtualization', 'attach_disk'),
+      expect.stringMatching(
+        /^ATTACHDISK FAILURE 2 attach disk failed on 10\.77\.0\.12: exit code 1: error: unsupported/,
+      ),
+    ]);
+  });
+
+  it('detach: the disk goes, then the TM epilog', async () => {
+    const runner = new FakeRunner({ fallback: {} });
+    const { lines, scripts } = await run('DETACHDISK', 2, fixture('ssh-detachdisk.xml'), runner);
+
+    expect(scripts).toEqual([`front-end: ${REMOTES}/tm/shared/delete ${H2}:${disk} 2 1`]);
+    expect(stepLines(lines)).toEqual([
+      ok(2, 'virtualization', 'detach_disk'),
+      ok(2, 'transfer manager', 'tm_detach'),
+      'DETACHDISK SUCCESS 2 -',
+    ]);
+  });
+});
+
+describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new context CD-ROM', () => {
+  const context = `${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`;
+
+  it('attach: pre, the NIC, post, eject, TM context, insert', async () => {
+    const payload = fixture('shared-attachnic.xml');
+    const mac =
+      /<NIC>(?:(?!<\/NIC>).)*<ATTACH><!\[CDATA\[YES\]\]><\/ATTACH>(?:(?!<\/NIC>).)*<MAC><!\[CDATA\[([0-9a-f:]+)\]\]>/s.exec(
+        payload,
+      )?.[1];
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(
+        step('list interfaces'),
+        { stdout: ' Interface Type Source Model MAC\n---\n' },
+        {
+          stdout: ` Interface Type Source Model MAC\n---\n one-1-1 bridge br0 virtio ${mac ?? ''}\n`,
+        },
+      )
+      .reply(step('list disks'), { stdout: ` Target Source\n---\n sda ${DS0}/disk.1\n` })
+      .reply(step('check image'), { stdout: 'file\n' });
+    const { lines, scripts, calls } = await run('ATTACHNIC', 1, payload, runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'network', 'pre'),
+      ok(1, 'virtualization', 'attach_nic'),
+      ok(1, 'network', 'post'),
+      ok(1, 'virtualization', 'prereconfigure'),
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'virtualization', 'reconfigure'),
+      'ATTACHNIC SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([
+      `${H2}: /var/tmp/one/vnm/bridge/pre`,
+      `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`,
+      `front-end: ${context}`,
+    ]);
+    const media = calls
+      .filter((call) => call.step.argv.includes('change-media'))
+      .map((c) => c.step.argv.slice(3));
+    expect(media).toEqual([
+      ['change-media', '--eject', '--force', '--', UUID_1, 'sda'],
+      ['change-media', '--insert', '--', UUID_1, 'sda', `${DS0}/disk.1`],
+    ]);
+  });
+
+  it('detach: the NIC, clean, eject, TM context, insert', async () => {
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('list interfaces'), { stdout: ' Interface Type Source Model MAC\n---\n' })
+      .reply(step('list disks'), { stdout: ` Target Source\n---\n sda -\n` })
+      .reply(step('check image'), { stdout: 'file\n' });
+    const { lines, scripts } = await run('DETACHNIC', 1, fixture('shared-detachnic.xml'), runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'detach_nic'),
+      ok(1, 'network', 'clean'),
+      ok(1, 'virtualization', 'prereconfigure'),
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'virtualization', 'reconfigure'),
+      'DETACHNIC SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`, `front-end: ${context}`]);
+  });
+});
+
+describe('SAVE, RESTORE, SHUTDOWN, SNAPSHOTREVERT (VM 1)', () => {
+  it('SAVE: the checkpoint, then clean', async () => {
+    const { lines, scripts } = await run(
+      'SAVE',
+      1,
+      fixture('shared-save.xml'),
+      new FakeRunner({ fallback: {} }),
+    );
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'save'),
+      ok(1, 'network', 'clean'),
+      'SAVE SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`]);
+  });
+
+  it('RESTORE: TM context, pre, the checkpoint, post', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply(step('read checkpoint XML'), {
+      stdout: `<domain><name>one-1</name><devices><disk><source file='${DS0}/disk.0'/></disk></devices></domain>`,
+    });
+    const { lines, scripts } = await run('RESTORE', 1, fixture('shared-restore.xml'), runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'network', 'pre'),
+      ok(1, 'virtualization', 'restore'),
+      ok(1, 'network', 'post'),
+      'RESTORE SUCCESS 1 -',
+    ]);
+    expect(scripts.slice(1)).toEqual([
+      `${H2}: /var/tmp/one/vnm/bridge/pre`,
+      `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`,
+    ]);
+  });
+
+  it('SHUTDOWN: the guest powers off, then clean', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply(step('read domain state'), {
+      exitCode: 1,
+      stderr: `error: failed to get domain '${UUID_1}'\n`,
+    });
+    const { lines, scripts } = await run('SHUTDOWN', 1, fixture('shared-shutdown.xml'), runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'shutdown'),
+      ok(1, 'network', 'clean'),
+      'SHUTDOWN SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`]);
+  });
+
+  it('SNAPSHOTREVERT: the revert (named as OpenNebula names it), then post', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply(step('list snapshots'), { stdout: 'snap-0\n' });
+    const { lines, scripts } = await run('SNAPSHOTREVERT', 1, fixture('shared-snapshotrevert.xml'), runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'SNAPSHOTREVERT'),
+      ok(1, 'network', 'post'),
+      'SNAPSHOTREVERT SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`]);
+  });
+});
+
+describe('CLEANUP, RESIZEDISK and UPDATECONF (payloads edited from recorded ones)', () => {
+  it('CLEANUP: cancel and clean on both hosts, one TM DELETE per line, every step no_fail', async () => {
+    const payload = fixture('shared-shutdown.xml')
+      .replace('<MIGR_HOST/>', `<MIGR_HOST>${H1}</MIGR_HOST>`)
+      .replace(
+        '<TM_COMMAND/>',
+        `<TM_COMMAND><![CDATA[DELETE shared ${H2}:${DS0}/disk.0 1 0\nDELETE shared ${H2}:${DS0} 1 0\n]]></TM_COMMAND>`,
+      );
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('read domain state'), { exitCode: 1, stderr: `error: failed to get domain '${UUID_1}'\n` })
+      .reply(`/tm/shared/delete ${H2}:${DS0}/disk.0`, { exitCode: 1, stderr: 'no such file\n' });
+    const { lines, scripts, calls } = await run('CLEANUP', 1, payload, runner);
+
+    expect(scripts).toEqual([
+      `${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`,
+      `${H1}: /var/tmp/one/vnm/bridge/clean ${H2}`,
+      `front-end: ${REMOTES}/tm/shared/delete ${H2}:${DS0}/disk.0 1 0`,
+      `front-end: ${REMOTES}/tm/shared/delete ${H2}:${DS0} 1 0`,
+    ]);
+    expect(calls.filter((call) => call.step.step === 'destroy domain').map((call) => call.host)).toEqual([
+      H2,
+      H1,
+    ]);
+    expect(lines.at(-1)).toBe('CLEANUP SUCCESS 1 -');
+    expect(lines).toContain(failed(1, 'transfer manager', 'tm_delete'));
+  });
+
+  it('RESIZEDISK: TM resize, then the disk', async () => {
+    const payload = fixture('shared-detachdisk.xml')
+      .replace('<ATTACH><![CDATA[YES]]></ATTACH>', '<RESIZE><![CDATA[YES]]></RESIZE>')
+      .replace(/<SIZE><!\[CDATA\[16\]\]><\/SIZE>/, '<SIZE><![CDATA[64]]></SIZE>')
+      .replace(
+        /<TM_COMMAND>.*?<\/TM_COMMAND>/s,
+        `<TM_COMMAND><![CDATA[RESIZE shared 64 ${H2}:${DS0}/disk.2 1 1]]></TM_COMMAND>`,
+      );
+    const runner = new FakeRunner({ fallback: {} }).reply(step('read disk size'), {
+      stdout: 'Capacity:       16777216\nAllocation:     0\nPhysical:       196616\n',
+    });
+    const { lines, scripts, calls } = await run('RESIZEDISK', 1, payload, runner);
+
+    expect(scripts).toEqual([`front-end: ${REMOTES}/tm/shared/resize 64 ${H2}:${DS0}/disk.2 1 1`]);
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'transfer manager', 'tm_resize'),
+      ok(1, 'virtualization', 'resize_disk'),
+      'RESIZEDISK SUCCESS 1 -',
+    ]);
+    expect(calls.some((call) => call.step.argv.includes('blockresize'))).toBe(true);
+  });
+
+  it('UPDATECONF: eject, TM context, insert', async () => {
+    const payload = fixture('shared-attachnic.xml').replace('<ATTACH><![CDATA[YES]]></ATTACH>', '');
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('list disks'), { stdout: ` Target Source\n---\n sda ${DS0}/disk.1\n` })
+      .reply(step('check image'), { stdout: 'file\n' });
+    const { lines, scripts } = await run('UPDATECONF', 1, payload, runner);
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'prereconfigure'),
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'virtualization', 'reconfigure'),
+      'UPDATECONF SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`,
+    ]);
+  });
+});

@@ -125,6 +125,20 @@ export async function migrateFromVm(
 ): Promise<MigrateResult> {
   const vm = input.data?.vm;
   const vmOptions = vm === undefined ? [] : translating('migrate', vm, () => migrateFlags(vm));
+  // oned names the VM's folder on both hosts: <DATASTORE/BASE_PATH>/<vmid> of the system datastore
+  // it leaves, and DISK_TARGET_PATH, the folder on the destination.
+  const sourceDir = input.data === undefined ? undefined : vmDirectoryOf(input.data);
+  const destinationDir = input.data?.diskTargetPath || undefined;
+  if (
+    sourceDir !== undefined &&
+    destinationDir !== undefined &&
+    sourceDir.replace(/\/+/g, '/') !== destinationDir.replace(/\/+/g, '/')
+  )
+    throw new OnevmmError(
+      'ACTION',
+      `migrate: the VM's folder changes (${sourceDir} to ${destinationDir}): a live migration into another system datastore is not supported by onevmm yet`,
+    );
+  const vmDir = destinationDir ?? sourceDir;
   // A system datastore that is not shared (ssh TM): the disks travel with the VM.
   const shared = input.data?.datastore?.template;
   const copyStorage =
@@ -136,6 +150,7 @@ export async function migrateFromVm(
     driveFrom: input.driveFrom,
     vmOptions,
     copyStorage,
+    ...(vmDir === undefined ? {} : { vmDir }),
     ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
   });
 }

@@ -14,10 +14,12 @@ import { virsh, type ActionContext } from './context.js';
 import { isStopped, readDomainState, type DomainState } from './domain-state.js';
 import { detachSnapshots, redefineSnapshots, type SnapshotSet } from './snapshots.js';
 import {
+  copyVmFolder,
   listCopyDisks,
   prepareDestinationDisks,
-  removeCreatedDisks,
+  removeCreated,
   type CopyDisk,
+  type CreatedOnDestination,
 } from './migrate-disks.js';
 
 export interface MigrateInput {
@@ -30,8 +32,11 @@ export interface MigrateInput {
   // Per-VM flags (FEATURES/MIGRATE_AUTO_CONVERGE, MIGRATE_COMPRESSED).
   readonly vmOptions?: readonly string[];
   // Copy the writable disks (system datastore not shared): --copy-storage-all into files
-  // created on the destination first.
+  // created on the destination first, and the rest of the VM's folder.
   readonly copyStorage?: boolean;
+  // The VM's folder (the same path on both hosts), from oned's payload; by default the domain's
+  // <one:system_datastore>. Only copied with copyStorage.
+  readonly vmDir?: string;
   readonly onProgress?: (progress: MigrationProgress) => void;
 }
 
@@ -95,12 +100,16 @@ export async function migrate(ctx: ActionContext, input: MigrateInput): Promise<
   }
   const copyStorage =
     input.copyStorage === true || ctx.config.migrateOptions.some((o) => o.startsWith('--copy-storage'));
-  const disks = copyStorage ? await listCopyDisks(ctx, source, domain) : [];
+  const plan = copyStorage ? await listCopyDisks(ctx, source, domain) : { disks: [], systemDir: undefined };
+  const { disks } = plan;
+  const vmDir = input.vmDir ?? plan.systemDir;
   const snapshots = await detachSnapshots(ctx, source, domain);
-  const created: CopyDisk[] = [];
+  const created: CreatedOnDestination = { disks: [] };
   let failure: unknown;
   try {
-    if (copyStorage) await prepareDestinationDisks(ctx, destination, disks, created);
+    if (copyStorage && vmDir !== undefined)
+      await copyVmFolder(ctx, { source, destination, dir: vmDir }, disks, created);
+    if (copyStorage) await prepareDestinationDisks(ctx, destination, disks, created.disks);
     await runMigration(ctx, input, copyStorage, disks);
   } catch (error) {
     failure = error;
@@ -303,7 +312,7 @@ async function settle(
   ctx: ActionContext,
   input: MigrateInput,
   failure: unknown,
-  created: readonly CopyDisk[],
+  created: CreatedOnDestination,
   expected: DomainState,
 ): Promise<{ readonly where: 'source' | 'destination'; readonly unchecked?: string }> {
   const { source, destination, domain } = input;
@@ -321,7 +330,7 @@ async function settle(
     let unchecked: string | undefined;
     if (typeof dst !== 'string' || !isStopped(dst))
       unchecked = await removeFromDestination(plain, input, dst);
-    await removeCreatedDisks(plain, destination, created);
+    await removeCreated(plain, destination, created);
     if (src === 'paused' && expected === 'running') {
       ctx.log('I', `${showName(domain)} is paused on ${source} after the failed migration: resuming it`);
       await plain.runner.run(source, virsh(plain, 'resume domain', ['resume', '--', domain]));

@@ -458,6 +458,101 @@ describe('migrate', () => {
       ]);
     });
 
+    describe("with the VM's folder (oned's payload, or the domain's one:system_datastore)", () => {
+      const DIR = '/var/lib/one//datastores/0/5';
+      const WITH_METADATA = DOMAIN_XML.replace(
+        '</devices>',
+        `</devices>\n  <metadata><one:vm xmlns:one="http://opennebula.org/xmlns/libvirt/1.0"><one:system_datastore><![CDATA[${DIR}]]></one:system_datastore></one:vm></metadata>`,
+      );
+      const LISTING = [
+        'R /var/lib/one/datastores/0/5',
+        'D /var/lib/one/datastores/0/5/disk.0.snap/0',
+        'E disk.0',
+        'E disk.0.snap',
+        'E disk.0.snap/0',
+        'E disk.1',
+        'E vm.xml',
+        '',
+      ].join('\n');
+
+      function withFolder(test: TestContext, create: FakeReply = { stdout: '' }): void {
+        test.runner
+          .reply(' dumpxml ', { stdout: WITH_METADATA })
+          .reply((call) => call.step.step === 'create the VM folder', create)
+          .reply((call) => call.step.step === 'list the VM folder', { stdout: LISTING })
+          .reply('tar -C', { stdout: '' });
+        withDisks(test);
+        test.runner.reply('qemu-img create', { stdout: '' }).reply(' rm -rf ', { stdout: '' });
+      }
+
+      it('copies the folder but the writable disks (links and snapshot folders kept), then creates the disks', async () => {
+        const test = createTestContext({ SYNC_TIME: 'no' });
+        withFolder(test);
+        cluster(test, { node1: 'running', node2: 'absent' });
+
+        expect((await migrate(test.ctx, { ...input, copyStorage: true })).outcome).toBe('migrated');
+
+        const node2 = commandsOn(test.runner, 'node2');
+        expect(node2[1]).toBe(
+          `LC_ALL=C timeout --kill-after=5s 60s sh -c 'if [ -e "$1" ] && [ -n "$(ls -A -- "$1")" ]; then echo "$1 is not empty on this host: is the system datastore shared? (then SHARED=YES, and no copy)" >&2; exit 3; fi; mkdir -p -- "$1"' sh ${DIR}`,
+        );
+        expect(node2[2]).toBe(CREATE);
+        const copy = test.runner.calls.find((call) => call.step.step === 'copy the VM folder to node2');
+        expect(copy?.host).toBe('node1');
+        expect(copy?.command).toBe(
+          `LC_ALL=C timeout --kill-after=5s 900s sh -c 'tar -C "$1" -cf - --no-recursion --verbatim-files-from -T - | ssh -o BatchMode=yes -- "$2" "$3"' sh ${DIR} node2 'tar -C ${DIR} -xf -'`,
+        );
+        // everything but the file behind the writable disk vda
+        expect(copy?.step.stdin).toBe('./disk.0\n./disk.0.snap\n./disk.1\n./vm.xml\n');
+        const list = test.runner.calls.find((call) => call.step.step === 'list the VM folder');
+        expect(list?.step.argv.slice(4)).toEqual([DIR, `${DIR}/disk.0`]);
+      });
+
+      it('takes the folder from the input (the payload) first', async () => {
+        const test = createTestContext({ SYNC_TIME: 'no' });
+        withFolder(test);
+        cluster(test, { node1: 'running', node2: 'absent' });
+
+        await migrate(test.ctx, { ...input, copyStorage: true, vmDir: '/srv/ds/0/5' });
+
+        const list = test.runner.calls.find((call) => call.step.step === 'list the VM folder');
+        expect(list?.step.argv[4]).toBe('/srv/ds/0/5');
+      });
+
+      it('refuses a folder that is not empty on the destination (shared storage): nothing copied or removed', async () => {
+        const test = createTestContext({ SYNC_TIME: 'no' });
+        withFolder(test, {
+          exitCode: 3,
+          stderr: `${DIR} is not empty on this host: is the system datastore shared? (then SHARED=YES, and no copy)\n`,
+        });
+        cluster(test, { node1: 'running', node2: 'absent' });
+
+        const error = await failure(migrate(test.ctx, { ...input, copyStorage: true }));
+
+        expect(error.message).toContain(
+          'create the VM folder failed on node2: exit code 3: /var/lib/one//datastores/0/5 is not empty on this host',
+        );
+        expect(error.message).toContain('the VM still runs on the source');
+        const commands = test.runner.commands();
+        expect(
+          commands.some((c) => c.includes(' migrate ') || c.includes('tar -C') || c.includes(' rm ')),
+        ).toBe(false);
+      });
+
+      it('removes the folder it made on the destination when the migration fails', async () => {
+        const test = createTestContext({ SYNC_TIME: 'no' });
+        withFolder(test);
+        cluster(test, { node1: 'running', node2: 'absent' }, () => MIGRATION_FAILED);
+
+        await failure(migrate(test.ctx, { ...input, copyStorage: true }));
+
+        expect(commandsOn(test.runner, 'node2').at(-1)).toBe(
+          `LC_ALL=C timeout --kill-after=5s 60s rm -rf -- ${DIR}`,
+        );
+        expect(commandsOn(test.runner, 'node2').some((c) => c.includes('rm -f '))).toBe(false);
+      });
+    });
+
     it('refuses a disk file that exists on the destination already: no migrate, nothing removed', async () => {
       const test = createTestContext({ SYNC_TIME: 'no' });
       withDisks(test);

@@ -15,7 +15,10 @@
 #     mem=<MemTotal kB> sectors=<dev>:<512-byte sectors>,..." every tb_hb=<s> seconds
 #     (default 2): proof that it still runs after save/restore/migration, and that a
 #     hot-plugged disk, NIC, vCPU or DIMM, a balloon, a resize or a CD-ROM change showed up
-#     (an empty CD-ROM tray: sectors 0). Hot-added vCPUs and memory are put online.
+#     (an empty CD-ROM tray: sectors 0). Hot-added vCPUs and memory are put online;
+#   - prints "TB-CONTEXT <dev> <NAME>=<value> ..." when a CD-ROM holding OpenNebula's
+#     context.sh appears or changes: its ETH<n>_IP and ETH<n>_MAC values, and SSH_PUBLIC_KEY=yes
+#     when it has one (OpenNebula's context, as the guest sees it).
 # OUTDIR/.stamp holds the hash of this script: testbed.sh rebuilds when the script changed.
 set -euo pipefail
 OUT=${1:?usage: build-guest.sh OUTDIR}
@@ -41,7 +44,7 @@ MODDIR=$(echo "$WORK"/k/lib/modules/*/kernel)
 # 2. The initramfs tree. `busybox --list` includes busybox itself: skip it, or the binary
 #    becomes a link to itself.
 R=$WORK/root
-mkdir -p "$R"/{bin,dev,proc,sys,tmp,etc/acpi/PWRF,lib/modules,var/run,var/log}
+mkdir -p "$R"/{bin,dev,proc,sys,tmp,mnt,etc/acpi/PWRF,lib/modules,var/run,var/log}
 cp "$BB" "$R/bin/busybox"
 for a in $("$BB" --list); do [[ $a == busybox ]] || ln -s busybox "$R/bin/$a"; done
 # Modules in load order (plain insmod, no depmod): virtio needs virtio_ring's symbols.
@@ -55,7 +58,7 @@ MODS=(drivers/input/evdev drivers/acpi/button
 # SCSI disks (virtio-scsi) and IDE CD-ROMs: loaded in the background after TB-GUEST-UP, as
 # they cost ~0.7 s of boot under TCG
 LATE=(drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/scsi/sd_mod drivers/scsi/virtio_scsi
-  drivers/cdrom/cdrom drivers/scsi/sr_mod drivers/ata/libata drivers/ata/ata_piix)
+  drivers/cdrom/cdrom drivers/scsi/sr_mod drivers/ata/libata drivers/ata/ata_piix fs/isofs/isofs)
 for m in "${MODS[@]}" "${LATE[@]}"; do cp "$MODDIR/$m.ko" "$R/lib/modules/"; done
 for m in "${MODS[@]}"; do basename "$m"; done >"$R/lib/modules/order"
 for m in "${LATE[@]}"; do basename "$m"; done >"$R/lib/modules/order.late"
@@ -100,8 +103,22 @@ while :; do
     d=${b##*/}
     # opening a CD-ROM makes the kernel look at its media (size after change-media); an
     # empty tray counts as 0. In a subshell: a failed redirection on ":" would end init.
-    case $d in sr*) (: <"/dev/$d") 2>/dev/null || { sz="$sz$d:0,"; continue; } ;; esac
+    case $d in sr*) (: <"/dev/$d") 2>/dev/null || { sz="$sz$d:0,"; rm -f "/tmp/seen.$d"; continue; } ;; esac
     [ -e "$b/size" ] && read -r s <"$b/size" && sz="$sz$d:$s,"
+    # a CD-ROM holding OpenNebula's context.sh, new or changed: say what it sets
+    case $d in sr*)
+      if mount -t iso9660 -o ro "/dev/$d" /mnt 2>/dev/null; then
+        sum=$(md5sum /mnt/context.sh 2>/dev/null | cut -d' ' -f1)
+        if [ -n "$sum" ] && [ "$sum" != "$(cat "/tmp/seen.$d" 2>/dev/null)" ]; then
+          echo "$sum" >"/tmp/seen.$d"
+          ctx=$(sed -n -e "s/^\(ETH[0-9]*_IP\)='\([^']*\)'.*/\1=\2/p" \
+            -e "s/^\(ETH[0-9]*_MAC\)='\([^']*\)'.*/\1=\2/p" /mnt/context.sh | tr '\n' ' ')
+          grep -q "^SSH_PUBLIC_KEY='." /mnt/context.sh && ctx="${ctx}SSH_PUBLIC_KEY=yes"
+          echo "TB-CONTEXT $d ${ctx% }"
+        fi
+        umount /mnt
+      fi ;;
+    esac
   done
   read -r cpus </sys/devices/system/cpu/online
   while read -r k mem _; do [ "$k" = MemTotal: ] && break; done </proc/meminfo

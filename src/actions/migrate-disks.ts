@@ -96,7 +96,7 @@ const LIST_FOLDER =
   'for d; do printf "D %s\\n" "$(readlink -f -- "$d")"; done; find . -mindepth 1 -printf "E %P\\n"';
 
 // Copies the VM's folder `dir` from the source to the destination, but for the writable disks
-// (libvirt copies those): the folder must be absent or empty there, else the storage is shared
+// (libvirt copies those) and the deployment files: the folder must be absent or empty there, else the storage is shared
 // and nothing is touched. Records the folder in `created` once it exists on the destination.
 export async function copyVmFolder(
   ctx: ActionContext,
@@ -127,10 +127,12 @@ export async function copyVmFolder(
   const lines = listing.stdout.split('\n').filter((line) => line !== '');
   const real = lines.find((line) => line.startsWith('R '))?.slice(2) ?? dir;
   const copiedByLibvirt = new Set(lines.filter((line) => line.startsWith('D ')).map((line) => line.slice(2)));
+  // The deployment file stays behind, as with OpenNebula's driver: it describes the domain as
+  // the source had it, and oned writes a new one for the next deploy.
   const entries = lines
     .filter((line) => line.startsWith('E '))
     .map((line) => line.slice(2))
-    .filter((entry) => !copiedByLibvirt.has(`${real}/${entry}`));
+    .filter((entry) => !copiedByLibvirt.has(`${real}/${entry}`) && !/^deployment\.\d+$/.test(entry));
   if (entries.length === 0) return;
   await ctx.runner.run(source, {
     step: `copy the VM folder to ${destination}`,

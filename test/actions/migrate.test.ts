@@ -471,6 +471,7 @@ describe('migrate', () => {
         'E disk.0.snap',
         'E disk.0.snap/0',
         'E disk.1',
+        'E deployment.0',
         'E vm.xml',
         '',
       ].join('\n');

@@ -1,0 +1,175 @@
+// Whole VM lives driven by a real oned through its XML-RPC API, whichever VM_MAD it runs: each
+// step's end state and what the hosts hold afterwards are recorded, and what the guest must see
+// is checked on its serial console (it boots, reads its context CD, sees the hot-plugged disk
+// and NIC, keeps beating across a migration or a save/restore, gets its new vCPU).
+import { expect } from 'vitest';
+import {
+  hostContents,
+  kitHostRun,
+  serialLog,
+  settle,
+  vmView,
+  waitSerial,
+  type HostContents,
+  type Kit,
+  type KitHost,
+  type VmView,
+} from '../helpers/oned-kit.js';
+
+export interface StepRecord {
+  readonly step: string;
+  readonly state: string;
+  readonly host: string | undefined;
+  readonly hosts: readonly HostContents[];
+}
+
+const TEMPLATE_NAME = 'onevmm-e2e';
+
+// The tiny guest as an OpenNebula template: direct kernel boot, the kit's root image, a NIC on
+// the kit's bridge network, a context CD-ROM with NETWORK=YES and an SSH key, room to grow to 2
+// vCPUs and 256 MB, and its serial console in a file on the host. MACHINE=pc: the context CD is
+// an IDE CD-ROM, which the guest's kernel can read (it has no AHCI driver for q35's SATA).
+export async function ensureTemplate(kit: Kit): Promise<number> {
+  const text = [
+    `NAME="${TEMPLATE_NAME}"`,
+    'CPU="0.5"',
+    'VCPU="1"',
+    'VCPU_MAX="2"',
+    'MEMORY="128"',
+    'MEMORY_MAX="256"',
+    `OS=[ARCH="x86_64", MACHINE="pc", KERNEL="${kit.guest.kernel}", INITRD="${kit.guest.initrd}", KERNEL_CMD="console=ttyS0 tb_hb=1"]`,
+    `DISK=[IMAGE_ID="${kit.ids.image}"]`,
+    `NIC=[NETWORK_ID="${kit.ids.vnet}"]`,
+    `CONTEXT=[NETWORK="YES", SSH_PUBLIC_KEY="${kit.pubkey}"]`,
+    `RAW=[TYPE="kvm", DATA="<devices><serial type='file'><source path='/var/log/libvirt/qemu/guest-serial.log' append='on'/><target port='0'/></serial></devices>"]`,
+  ].join('\n');
+  const pool = String(await kit.rpc.call('one.templatepool.info', -2, -1, -1));
+  const existing = new RegExp(
+    `<ID>(\\d+)</ID><UID>\\d+</UID><GID>\\d+</GID><UNAME>[^<]*</UNAME><GNAME>[^<]*</GNAME><NAME>${TEMPLATE_NAME}</NAME>`,
+  ).exec(pool);
+  if (existing?.[1] !== undefined) {
+    const id = Number(existing[1]);
+    await kit.rpc.call('one.template.update', id, text, 0);
+    return id;
+  }
+  return kit.rpc.callId('one.template.allocate', text);
+}
+
+// Replaces the VM's id in names and paths, so that two lives can be compared.
+function normalize(contents: HostContents, vmid: number): HostContents {
+  const rename = (text: string): string =>
+    text
+      .replace(new RegExp(`\\bone-${vmid}\\b`, 'g'), 'one-<vm>')
+      .replace(new RegExp(`(:[a-z] )${vmid}(/|$)`), '$1<vm>$2');
+  return {
+    domains: contents.domains.map(rename),
+    bridges: contents.bridges,
+    files: contents.files.map(rename),
+  };
+}
+
+export class Life {
+  readonly records: StepRecord[] = [];
+  vmid = -1;
+  private readonly kit: Kit;
+  private readonly datastore: number;
+
+  constructor(kit: Kit, datastore: number) {
+    this.kit = kit;
+    this.datastore = datastore;
+  }
+
+  get hosts(): readonly KitHost[] {
+    return this.kit.hosts;
+  }
+
+  host(address: string | undefined): KitHost {
+    const host = this.kit.hosts.find((h) => h.address === address);
+    if (host === undefined) throw new Error(`no kit host ${String(address)}`);
+    return host;
+  }
+
+  // Runs a request and waits for oned to settle; records the state and the hosts' contents.
+  async step(
+    name: string,
+    act: () => Promise<unknown>,
+    want: string,
+    done?: (view: VmView) => boolean,
+  ): Promise<VmView> {
+    const view = await settle(this.kit.rpc, this.vmid, act, done === undefined ? {} : { done });
+    expect(view.state, `${name}: ${view.error}`).toBe(want);
+    this.records.push({
+      step: name,
+      state: view.state,
+      host: view.host,
+      hosts: this.kit.hosts.map((host) =>
+        normalize(hostContents(host, this.kit.ids.sshDatastore), this.vmid),
+      ),
+    });
+    return view;
+  }
+
+  // The VM, on hold, instantiated from the e2e template.
+  async create(templateId: number): Promise<number> {
+    this.vmid = await this.kit.rpc.callId('one.template.instantiate', templateId, '', true, '', false);
+    return this.vmid;
+  }
+
+  deploy(host: KitHost): Promise<VmView> {
+    return this.step(
+      `deploy on ${host.name}`,
+      () => this.kit.rpc.call('one.vm.deploy', this.vmid, host.id, false, this.datastore),
+      'RUNNING',
+    );
+  }
+
+  action(name: string, want: string): Promise<VmView> {
+    return this.step(name, () => this.kit.rpc.call('one.vm.action', name, this.vmid), want);
+  }
+
+  migrate(host: KitHost): Promise<VmView> {
+    return this.step(
+      `migrate to ${host.name}`,
+      () => this.kit.rpc.call('one.vm.migrate', this.vmid, host.id, true, false, this.datastore, 0),
+      'RUNNING',
+      (view) => view.host === host.address,
+    );
+  }
+
+  view(): Promise<VmView> {
+    return vmView(this.kit.rpc, this.vmid);
+  }
+
+  rpc(method: string, ...args: (string | number | boolean)[]): Promise<unknown> {
+    return this.kit.rpc.call(method, this.vmid, ...args);
+  }
+}
+
+// The last heartbeat of the guest on `host` past `offset`, parsed.
+export async function heartbeat(
+  host: KitHost,
+  offset: number,
+  test: (beat: Record<string, string>) => boolean = () => true,
+  timeoutMs = 60_000,
+): Promise<Record<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const beats = [
+      ...serialLog(host)
+        .slice(offset)
+        .matchAll(/^TB-HB (\d+) (.*)$/gm),
+    ].map((m) => ({
+      n: m[1] ?? '',
+      ...Object.fromEntries((m[2] ?? '').split(' ').map((kv) => kv.split('=') as [string, string])),
+    }));
+    const beat = beats.reverse().find(test);
+    if (beat !== undefined) return beat;
+    if (Date.now() > deadline)
+      throw new Error(
+        `${host.name}: no guest heartbeat like that in ${timeoutMs} ms; last: ${JSON.stringify(beats[0])}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export { serialLog, waitSerial, kitHostRun };

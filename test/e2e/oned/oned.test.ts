@@ -1,0 +1,299 @@
+// A real oned (OpenNebula master 7.5.80, the shared/oned kit) drives bin/one_vmm_exec through whole
+// VM lives, over its XML-RPC API, on a testbed of its own (testbed/oned-kit.sh): the TM, VNM and
+// VMM steps of each action, the context CD, a bridge that does not exist before the VM, live
+// migration with the shared and the ssh TM. Then the same lives with OpenNebula's own driver:
+// the same states and the same host contents (the differential). Failing steps leave nothing.
+import { readFileSync, renameSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostContents, kitMissing, kitUp, ONE_LOCATION, type Kit } from '../helpers/oned-kit.js';
+import {
+  ensureTemplate,
+  heartbeat,
+  kitHostRun,
+  Life,
+  serialLog,
+  waitSerial,
+  type StepRecord,
+} from './life.js';
+
+const missing = kitMissing();
+const vmLog = (vmid: number): string => {
+  try {
+    return readFileSync(`${ONE_LOCATION}/var/vms/${vmid}/vm.log`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+// Removes the guest bridge on every kit host: the VM's network driver must create it.
+function removeBridges(kit: Kit): void {
+  for (const host of kit.hosts)
+    kitHostRun(host, ['sh', '-c', 'ip link show br0 >/dev/null 2>&1 && ip link delete br0; true']);
+}
+
+// Ends every VM the kit's oned still has (a run that stopped half-way), so that the hosts start empty.
+async function terminateAll(kit: Kit): Promise<void> {
+  const pool = String(await kit.rpc.call('one.vmpool.info', -2, -1, -1, -1));
+  const ids = [...pool.matchAll(/<VM><ID>(\d+)<\/ID>/g)].map((m) => Number(m[1]));
+  for (const id of ids) {
+    await kit.rpc
+      .call('one.vm.action', 'terminate-hard', id)
+      .catch(() => kit.rpc.call('one.vm.recover', id, 3));
+  }
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const left = String(await kit.rpc.call('one.vmpool.info', -2, -1, -1, -1));
+    if (!/<VM><ID>/.test(left)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(
+    `VMs left in the kit's oned: ${String(await kit.rpc.call('one.vmpool.info', -2, -1, -1, -1)).slice(0, 500)}`,
+  );
+}
+
+// The life with the shared TM: every action oned sends for a running VM, with what the guest sees.
+async function sharedLife(kit: Kit, template: number): Promise<StepRecord[]> {
+  const [h1, h2] = kit.hosts as [Kit['hosts'][0], Kit['hosts'][0]];
+  removeBridges(kit);
+  const life = new Life(kit, 0);
+  await life.create(template);
+  let at = serialLog(h1).length;
+  await life.deploy(h1);
+  expect(life.records.at(-1)?.hosts[0]?.bridges).toContain('br0');
+  await waitSerial(h1, at, /TB-GUEST-UP/);
+  const context = await waitSerial(h1, at, /TB-CONTEXT sr0 .*/);
+  expect(context).toMatch(
+    /ETH0_IP=192\.168\.79\.\d+ ETH0_MAC=02:00:c0:a8:4f:[0-9a-f]{2} SSH_PUBLIC_KEY=yes$/,
+  );
+
+  await life.action('poweroff', 'POWEROFF');
+  expect(life.records.at(-1)?.hosts[0]).toMatchObject({ domains: [], bridges: [] });
+  at = serialLog(h1).length;
+  await life.action('resume', 'RUNNING');
+  await waitSerial(h1, at, /TB-GUEST-UP/);
+  const beforeMigration = await heartbeat(h1, at);
+
+  const onH2 = serialLog(h2).length;
+  await life.migrate(h2);
+  // the same guest beats on: no boot on the destination
+  await heartbeat(h2, onH2, (beat) => Number(beat['n']) > Number(beforeMigration['n']));
+  expect(serialLog(h2).slice(onH2)).not.toMatch(/TB-GUEST-UP/);
+  expect(life.records.at(-1)?.hosts[0]?.domains).toEqual([]);
+
+  at = serialLog(h2).length;
+  const disks = (await heartbeat(h2, at))['blk'] ?? '';
+  await life.step(
+    'attach disk',
+    () => life.rpc('one.vm.attach', `DISK=[IMAGE_ID="${kit.ids.dataImage}"]`),
+    'RUNNING',
+  );
+  const withDisk = await heartbeat(
+    h2,
+    at,
+    (beat) => (beat['blk'] ?? '').split(',').length > disks.split(',').length,
+  );
+  const added = (await life.view()).disks.find((disk) => disk['IMAGE_ID'] === String(kit.ids.dataImage));
+  expect(added?.['DISK_ID']).toBeDefined();
+  at = serialLog(h2).length;
+  await life.step('detach disk', () => life.rpc('one.vm.detach', Number(added?.['DISK_ID'])), 'RUNNING');
+  await heartbeat(
+    h2,
+    at,
+    (beat) => (beat['blk'] ?? '').split(',').length < (withDisk['blk'] ?? '').split(',').length,
+  );
+
+  at = serialLog(h2).length;
+  await life.step(
+    'attach nic',
+    () => life.rpc('one.vm.attachnic', `NIC=[NETWORK_ID="${kit.ids.vnet}"]`),
+    'RUNNING',
+  );
+  await heartbeat(h2, at, (beat) => (beat['net'] ?? '').includes('eth1'));
+  // the context CD was rebuilt and changed under the running guest
+  await waitSerial(
+    h2,
+    at,
+    /TB-CONTEXT sr0 ETH0_IP=\S+ ETH0_MAC=\S+ ETH1_IP=192\.168\.79\.\d+ ETH1_MAC=\S+ SSH_PUBLIC_KEY=yes/,
+  );
+  const nic = (await life.view()).nics.at(-1)?.['NIC_ID'];
+  at = serialLog(h2).length;
+  await life.step('detach nic', () => life.rpc('one.vm.detachnic', Number(nic)), 'RUNNING');
+  await heartbeat(h2, at, (beat) => !(beat['net'] ?? '').includes('eth1'));
+  await waitSerial(h2, at, /TB-CONTEXT sr0 ETH0_IP=\S+ ETH0_MAC=\S+ SSH_PUBLIC_KEY=yes/);
+
+  at = serialLog(h2).length;
+  const beforeSave = await heartbeat(h2, at);
+  await life.action('suspend', 'SUSPENDED');
+  expect(life.records.at(-1)?.hosts[1]?.domains).toEqual([]);
+  await life.action('resume', 'RUNNING');
+  await heartbeat(h2, at, (beat) => Number(beat['n']) > Number(beforeSave['n']));
+  expect(serialLog(h2).slice(at)).not.toMatch(/TB-GUEST-UP/);
+
+  await life.step('snapshot create', () => life.rpc('one.vm.snapshotcreate', 'e2e'), 'RUNNING');
+  expect((await life.view()).snapshots).toHaveLength(1);
+  await life.step('snapshot revert', () => life.rpc('one.vm.snapshotrevert', 0), 'RUNNING');
+  await life.step('snapshot delete', () => life.rpc('one.vm.snapshotdelete', 0), 'RUNNING');
+  expect((await life.view()).snapshots).toHaveLength(0);
+
+  at = serialLog(h2).length;
+  await life.step('resize', () => life.rpc('one.vm.resize', 'VCPU="2"\nMEMORY="160"', false), 'RUNNING');
+  await heartbeat(h2, at, (beat) => beat['cpus'] === '0-1');
+
+  await life.action('terminate', 'DONE');
+  // nothing is left: no domain, no file of the VM, no bridge (the network driver removed it)
+  for (const host of life.records.at(-1)?.hosts ?? [])
+    expect(host).toEqual({ domains: [], bridges: [], files: [] });
+  return life.records;
+}
+
+// The life with the ssh TM (the system datastore is a folder private to each host): the TM copies
+// the disk in and out, the migration carries the disks and the context CD to the destination.
+async function sshLife(kit: Kit, template: number): Promise<StepRecord[]> {
+  const [h1, h2] = kit.hosts as [Kit['hosts'][0], Kit['hosts'][0]];
+  const life = new Life(kit, kit.ids.sshDatastore);
+  await life.create(template);
+  let at = serialLog(h1).length;
+  await life.deploy(h1);
+  await waitSerial(h1, at, /TB-CONTEXT sr0 ETH0_IP=\S+ ETH0_MAC=\S+ SSH_PUBLIC_KEY=yes/);
+  const beat = await heartbeat(h1, at);
+  at = serialLog(h2).length;
+  await life.migrate(h2);
+  await heartbeat(h2, at, (b) => Number(b['n']) > Number(beat['n']));
+  const [onH1, onH2] = life.records.at(-1)?.hosts ?? [];
+  // the VM's folder moved: the TM's postmigrate removed it from the source
+  expect(onH1?.files.filter((file) => file.startsWith(`ds${kit.ids.sshDatastore}:`))).toEqual([]);
+  expect(onH2?.files).toEqual(expect.arrayContaining([`ds${kit.ids.sshDatastore}:f <vm>/disk.1`]));
+  await life.action('terminate', 'DONE');
+  for (const host of life.records.at(-1)?.hosts ?? [])
+    expect(host).toEqual({ domains: [], bridges: [], files: [] });
+  return life.records;
+}
+
+describe.skipIf(missing !== undefined)('a real oned drives onevmm', () => {
+  let kit: Kit;
+  let template: number;
+  const lives: Record<string, StepRecord[]> = {};
+
+  beforeAll(async () => {
+    kit = await kitUp('onevmm');
+    await terminateAll(kit);
+    template = await ensureTemplate(kit);
+  }, 600_000);
+
+  it('through a whole VM life with the shared TM', async () => {
+    lives['shared'] = await sharedLife(kit, template);
+  }, 600_000);
+
+  it('through a live migration with the ssh TM (disks and context copied)', async () => {
+    lives['ssh'] = await sshLife(kit, template);
+  }, 300_000);
+
+  describe('a step that fails', () => {
+    const remotes = `${ONE_LOCATION}/var/remotes`;
+    const swap = (file: string, script: string): (() => void) => {
+      renameSync(file, `${file}.e2e-orig`);
+      writeFileSync(file, script);
+      chmodSync(file, 0o755);
+      return () => {
+        rmSync(file, { force: true });
+        renameSync(`${file}.e2e-orig`, file);
+      };
+    };
+
+    it('TM premigrate exits 1: FAILURE with its message, failmigrate runs, the VM stays where it was', async () => {
+      const [h1, h2] = kit.hosts as [Kit['hosts'][0], Kit['hosts'][0]];
+      const marker = `${ONE_LOCATION}/var/kit/failmigrate.ran`;
+      rmSync(marker, { force: true });
+      const life = new Life(kit, 0);
+      await life.create(template);
+      const at = serialLog(h1).length;
+      await life.deploy(h1);
+      await waitSerial(h1, at, /TB-GUEST-UP/);
+      const restore = [
+        swap(
+          `${remotes}/tm/shared/premigrate`,
+          '#!/bin/sh\necho "premigrate refused by the onevmm e2e test" >&2\nexit 1\n',
+        ),
+        swap(
+          `${remotes}/tm/shared/failmigrate`,
+          `#!/bin/sh\necho "$@" > ${marker}\nexec "$0.e2e-orig" "$@"\n`,
+        ),
+      ];
+      try {
+        const view = await life.step(
+          `migrate to ${h2.name}, refused`,
+          () => life.rpc('one.vm.migrate', h2.id, true, false, 0, 0),
+          'RUNNING',
+        );
+        expect(view.host).toBe(h1.address);
+      } finally {
+        for (const undo of restore) undo();
+      }
+      const log = vmLog(life.vmid);
+      expect(log).toContain('Failed to execute transfer manager driver operation: tm_premigrate.');
+      expect(log).toMatch(
+        /MIGRATE: tm_premigrate \(shared\/premigrate\) failed on the front-end \(exit code 1\): premigrate refused by the onevmm e2e test/,
+      );
+      expect(existsSync(marker)).toBe(true);
+      expect(life.records.at(-1)?.hosts[1]?.domains).toEqual([]);
+      await heartbeat(h1, serialLog(h1).length);
+      await life.action('terminate', 'DONE');
+    }, 300_000);
+
+    it('VNM post exits 1 on the host: FAILURE with its message, the domain is cancelled and the bridge cleaned', async () => {
+      const [h1] = kit.hosts as [Kit['hosts'][0]];
+      removeBridges(kit);
+      const life = new Life(kit, 0);
+      await life.create(template);
+      const post = `${ONE_LOCATION}/var/kit/hosts/1/vartmpone/vnm/bridge/post`;
+      const restore = swap(post, '#!/bin/sh\necho "post refused by the onevmm e2e test" >&2\nexit 1\n');
+      try {
+        await life.step(
+          `deploy on ${h1.name}, refused`,
+          () => life.rpc('one.vm.deploy', h1.id, false, 0),
+          'BOOT_FAILURE',
+        );
+      } finally {
+        restore();
+      }
+      // the fail actions ran: the new domain is gone, and so is the bridge pre made for it
+      expect(life.records.at(-1)?.hosts[0]).toMatchObject({ domains: [], bridges: [] });
+      const log = vmLog(life.vmid);
+      expect(log).toMatch(
+        /DEPLOY: post \(bridge\) failed on 10\.77\.2\.11 \(exit code 1\): post refused by the onevmm e2e test/,
+      );
+      expect(log).toContain('Successfully execute virtualization driver operation: cancel.');
+      expect(log).toContain('Failed to execute network driver operation: post.');
+      await life.action('terminate-hard', 'DONE');
+      // oned is DONE with the VM at once and cleans up after (CLEANUP: cancel, clean, TM delete)
+      await expect
+        .poll(() => kit.hosts.map((host) => hostContents(host, kit.ids.sshDatastore)), { timeout: 30_000 })
+        .toEqual(kit.hosts.map(() => ({ domains: [], bridges: [], files: [] })));
+    }, 300_000);
+  });
+
+  describe("the same lives with OpenNebula's own driver (the differential)", () => {
+    const reference: Record<string, StepRecord[]> = {};
+
+    beforeAll(async () => {
+      kit = await kitUp('opennebula');
+    }, 600_000);
+
+    afterAll(async () => {
+      // leave oned with onevmm again
+      await kitUp('onevmm');
+    }, 600_000);
+
+    it('reaches the same states with the same host contents (shared TM)', async () => {
+      reference['shared'] = await sharedLife(kit, template);
+      expect(reference['shared']).toEqual(lives['shared']);
+    }, 600_000);
+
+    it('reaches the same states with the same host contents (ssh TM)', async () => {
+      reference['ssh'] = await sshLife(kit, template);
+      expect(reference['ssh']).toEqual(lives['ssh']);
+    }, 300_000);
+  });
+});
+
+if (missing !== undefined) console.log(`real-oned suite: not run: ${missing}`);

@@ -2,6 +2,7 @@
 import { runColdStartBench } from './cold-start.js';
 import { runDriverThroughputBench } from './driver-throughput.js';
 import { runLifecycleBench } from './lifecycle.js';
+import { runOnedActionsBench } from './oned-actions.js';
 import { runPollScaleBench } from './poll-scale.js';
 import { runTranslateBench } from './translate.js';
 
@@ -11,6 +12,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'driver-throughput': runDriverThroughputBench,
   'poll-scale': runPollScaleBench,
   lifecycle: runLifecycleBench,
+  'oned-actions': runOnedActionsBench,
 };
 
 const names = process.argv.slice(2);

@@ -2,10 +2,14 @@
 # oned-kit.sh — a real OpenNebula front-end (the shared/oned kit: oned master 7.5.80) against a
 # testbed of its own, for the real-oned e2e suite and by hand.
 #
-#   oned-kit.sh up [onevmm|opennebula]   testbed (2 hosts), the kit's packages, oned with that
-#                           VM_MAD kvm driver (default onevmm: bin/one_vmm_exec of this
-#                           checkout), the kit's objects (setup.py) and ours: a system
-#                           datastore with the ssh TM whose folder is private to each host.
+#   oned-kit.sh up [DRIVER] testbed (2 hosts), the kit's packages, oned with that VM_MAD kvm
+#                           driver, the kit's objects (setup.py) and ours: a system datastore
+#                           with the ssh TM whose folder is private to each host. DRIVER:
+#                             onevmm (default)   bin/one_vmm_exec of this checkout
+#                             opennebula         OpenNebula's own driver, as the kit ships it
+#                             opennebula-local   OpenNebula's driver running onevmm's
+#                                                remotes/vmm/kvm executables as local actions
+#                                                (-l), linked into the kit's remotes
 #                           Safe to rerun; with another driver, oned restarts on the same DB.
 #   oned-kit.sh down        stops oned, undoes the host binds, takes the testbed down.
 #   oned-kit.sh status      which driver runs, oned's hosts and VMs; exit 3 when oned is down.
@@ -97,12 +101,42 @@ unbind_ssh_datastore() {
   done
 }
 
+# The kit's remotes/vmm/kvm: onevmm's executables for opennebula-local (OpenNebula's kept aside
+# as <name>.opennebula), OpenNebula's own otherwise. The hosts never run them (all VMM actions
+# are local in that mode).
+link_remotes() {
+  local kvm=$ONE_LOCATION/var/remotes/vmm/kvm f name
+  [[ -d $kvm ]] || return 0
+  if [[ $1 == opennebula-local ]]; then
+    for f in "$ROOT"/remotes/vmm/kvm/*; do
+      name=$(basename "$f")
+      if [[ -e $kvm/$name && ! -L $kvm/$name && ! -e $kvm/$name.opennebula ]]; then mv "$kvm/$name" "$kvm/$name.opennebula"; fi
+      ln -sfn "$f" "$kvm/$name"
+    done
+  else
+    for f in "$kvm"/*; do
+      [[ -L $f && $(readlink "$f") == "$ROOT"/* ]] || continue
+      rm -f "$f"
+      if [[ -e $f.opennebula ]]; then mv "$f.opennebula" "$f"; fi
+    done
+  fi
+  # The hosts' copy (SCRIPTS_REMOTE_DIR, which the monitor driver syncs only when it starts
+  # monitoring a host) must follow, or OpenNebula's driver would run a stale one there.
+  local i
+  for ((i = 1; i <= NHOSTS; i++)); do
+    if [[ -d $ONE_LOCATION/var/kit/hosts/$i/vartmpone/vmm ]]; then
+      rsync -aL --delete "$kvm/" "$ONE_LOCATION/var/kit/hosts/$i/vartmpone/vmm/kvm/"
+    fi
+  done
+}
+
 cmd_up() {
   local want=${1:-onevmm} driver t0=$SECONDS
   case $want in
     onevmm) driver=$ROOT/bin/one_vmm_exec ;;
     opennebula) driver=$ONE_LOCATION/lib/mads/one_vmm_exec ;;
-    *) die "up: the driver is onevmm or opennebula, not '$want'" ;;
+    opennebula-local) driver=$HERE/opennebula-local-driver ;;
+    *) die "up: the driver is onevmm, opennebula or opennebula-local, not '$want'" ;;
   esac
   if ! kit_present; then
     echo "oned-kit: no OpenNebula front-end kit at $KIT (oned.sh, one-fe.tar.xz); set ONEVMM_ONED_KIT" >&2
@@ -127,6 +161,7 @@ cmd_up() {
   else
     oned_up "$driver"
   fi
+  link_remotes "$want"
   python3 "$KIT/setup.py" >/dev/null || die "setup.py: the kit's objects or host monitoring failed (see $ONE_LOCATION/var/oned.log)"
   ssh_datastore
   log "up with $want in $((SECONDS - t0)) s: $(one one.system.version) on 127.0.0.1:$ONE_PORT, hosts $TB_NET.11-$TB_NET.$((10 + NHOSTS))"

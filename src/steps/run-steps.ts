@@ -263,7 +263,7 @@ async function runScript(
 function describeScriptFailure(error: CommandError, label: string, where: string, said: string): string {
   switch (error.reason) {
     case 'timeout':
-      return `${label} timed out on ${where} after ${Math.round((error.timeoutMs ?? error.durationMs) / 1000)} s`;
+      return `${label} timed out on ${where} after ${Math.round((error.timeoutMs ?? error.durationMs) / 100) / 10} s`;
     case 'cancelled':
       return `${label} cancelled on ${where}`;
     case 'exit':

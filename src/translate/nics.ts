@@ -5,6 +5,33 @@ import { TranslateError } from '../util/errors.js';
 import { checkPath, resolveQueues, type TranslateContext } from './context.js';
 import { showValue } from '../util/show-value.js';
 
+// The values of an <interface> that libvirt's schema constrains (domaincommon.rng, basictypes.rng,
+// nwfilter_params.rng): refused here, naming the attribute, rather than written into XML that
+// libvirt would reject.
+const LIBVIRT_PATTERNS = {
+  BRIDGE: [/^[a-zA-Z0-9_.\-\\:/ ]*$/, 'letters, digits, space and _ . - \\ : /'],
+  TARGET: [/^[a-zA-Z0-9_.\-\\:/]+$/, 'letters, digits and _ . - \\ : /'],
+  MAC: [/^[a-fA-F0-9]{2}(:[a-fA-F0-9]{2}){5}$/, 'six hexadecimal pairs separated by colons'],
+  MODEL: [/^[a-zA-Z0-9\-_]+$/, 'letters, digits, - and _'],
+  FILTER: [/^[A-Za-z_][A-Za-z0-9_.\-]*$/, 'a name: letters, digits, _ . - (not a digit first)'],
+  IP: [/^[a-zA-Z0-9_.:]+$/, 'an address: letters, digits, _ . :'],
+} as const;
+
+function checkLibvirt(
+  where: string,
+  key: keyof typeof LIBVIRT_PATTERNS,
+  value: string | undefined,
+): string | undefined {
+  if (value === undefined) return undefined;
+  const [pattern, what] = LIBVIRT_PATTERNS[key];
+  if (!pattern.test(value))
+    throw new TranslateError(
+      `${where}/${key}`,
+      `${showValue(value)} is not what libvirt accepts here (${what})`,
+    );
+  return value;
+}
+
 function bandwidth(nic: Vector, where: string): XmlElement | undefined {
   const direction = (name: 'INBOUND' | 'OUTBOUND'): XmlElement | undefined => {
     const read = (key: string): string | undefined => {
@@ -34,11 +61,18 @@ function bandwidth(nic: Vector, where: string): XmlElement | undefined {
     : element('bandwidth', null, [inbound, outbound]);
 }
 
-function filterref(ctx: TranslateContext, nic: Vector): XmlElement | undefined {
+function filterref(ctx: TranslateContext, nic: Vector, where: string): XmlElement | undefined {
   const ip = nic['IP'] || undefined;
   const filter = nic['FILTER'] || ctx.look.defaultVector('NIC', 'FILTER') || undefined;
   if (ip === undefined || filter === undefined) return undefined;
+  checkLibvirt(where, 'FILTER', filter);
+  checkLibvirt(where, 'IP', ip);
   const vrouter = nic['VROUTER_IP'] || undefined;
+  if (vrouter !== undefined && !LIBVIRT_PATTERNS.IP[0].test(vrouter))
+    throw new TranslateError(
+      `${where}/VROUTER_IP`,
+      `${showValue(vrouter)} is not an address libvirt accepts here`,
+    );
   return element('filterref', { filter }, [
     element('parameter', { name: 'IP', value: ip }),
     vrouter !== undefined && element('parameter', { name: 'IP', value: vrouter }),
@@ -48,9 +82,10 @@ function filterref(ctx: TranslateContext, nic: Vector): XmlElement | undefined {
 // Builds one <interface> for NIC number `index` of the VM template.
 export function buildNic(ctx: TranslateContext, nic: Vector, index: number): XmlElement {
   const where = `NIC[${index}]`;
-  const bridge = nic['BRIDGE'] || undefined;
+  const bridge = checkLibvirt(where, 'BRIDGE', nic['BRIDGE'] || undefined);
   const bridgeType = (nic['BRIDGE_TYPE'] ?? '').toLowerCase();
-  const target = nic['TARGET'] || undefined;
+  const target = checkLibvirt(where, 'TARGET', nic['TARGET'] || undefined);
+  checkLibvirt(where, 'MAC', nic['MAC'] || undefined);
   let type = 'bridge';
   const head: (XmlElement | undefined)[] = [];
   if (bridge === undefined || (nic['NETWORK_MODE'] ?? '').toLowerCase() === 'dummy') {
@@ -69,8 +104,11 @@ export function buildNic(ctx: TranslateContext, nic: Vector, index: number): Xml
   if (order !== undefined && !/^[1-9]\d*$/.test(order)) {
     throw new TranslateError(`${where}/ORDER`, `must be a positive integer, got ${showValue(order)}`);
   }
-  const model =
-    nic['MODEL'] || ctx.look.defaultVector('NIC', 'MODEL') || (type === 'vhostuser' ? 'virtio' : undefined);
+  const model = checkLibvirt(
+    where,
+    'MODEL',
+    nic['MODEL'] || ctx.look.defaultVector('NIC', 'MODEL') || (type === 'vhostuser' ? 'virtio' : undefined),
+  );
   const queues =
     model === 'virtio'
       ? resolveQueues(ctx, nic['VIRTIO_QUEUES'] || ctx.look.defaultVector('NIC', 'VIRTIO_QUEUES'))
@@ -84,7 +122,7 @@ export function buildNic(ctx: TranslateContext, nic: Vector, index: number): Xml
       element('script', { path: checkPath(`${where}/SCRIPT`, nic['SCRIPT'] ?? '') }),
     model !== undefined && element('model', { type: model }),
     queues !== undefined && element('driver', { name: 'vhost', queues }),
-    filterref(ctx, nic),
+    filterref(ctx, nic, where),
     bandwidth(nic, where),
   ]);
 }

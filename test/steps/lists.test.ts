@@ -212,6 +212,15 @@ describe('MIGRATE (VM 2, ssh TM)', () => {
     ]);
   });
 
+  it('without TM_COMMAND (not from oned), migrates with the network steps only', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply(step('migrate domain'), new Error('stop here'));
+    const payloadWithoutTm = payload.replace(/<TM_COMMAND>.*?<\/TM_COMMAND>/s, '<TM_COMMAND/>');
+    const { scripts, lines } = await run('MIGRATE', 2, payloadWithoutTm, runner);
+
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/pre`]);
+    expect(lines.at(-1)).toMatch(/^MIGRATE FAILURE 2 /);
+  });
+
   it('a failing premigrate runs failmigrate and nothing else', async () => {
     const runner = new FakeRunner({ fallback: {} }).reply('/tm/ssh/premigrate', {
       exitCode: 1,

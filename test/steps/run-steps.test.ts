@@ -1,7 +1,12 @@
 // The step runner: order, fail actions, no_fail, OpenNebula's LOG lines, how TM, DS and VNM scripts
 // are found and run, and the message of a failed step. A FakeRunner stands for both the hosts and
 // the front-end (its calls on the front-end are labelled "front-end").
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalRunner } from '../../src/host/local-runner.js';
 import type { ActionContext } from '../../src/actions/context.js';
 import { CommandError, TransportError } from '../../src/host/errors.js';
 import type { FakeRunner } from '../../src/host/fake-runner.js';
@@ -368,6 +373,41 @@ describe('runSteps: TM and DS steps run on the front-end', () => {
     await expect(
       runSteps(ctx, stepEnv(), TARGET, [ds('backup', ['BACKUP', 'restic'])], 'backup'),
     ).rejects.toThrow("Datastore Driver 'restic' not available");
+  });
+});
+
+describe('runSteps: a TM script that hangs (a real script, a real LocalRunner)', () => {
+  it('is killed at TM_TIMEOUT with every process it started, and the step fails saying so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onevmm-remotes-'));
+    const marker = `${process.pid}${Date.now() % 100000}`;
+    try {
+      mkdirSync(join(dir, 'tm/hang'), { recursive: true });
+      writeFileSync(join(dir, 'tm/hang/clone'), `#!/bin/sh\nsleep 77.${marker} &\nsleep 78.${marker}\n`, {
+        mode: 0o755,
+      });
+      const { ctx, logs } = setup();
+      const local = new LocalRunner({ commandTimeoutSeconds: 60, killAfterSeconds: 1 });
+      const env = stepEnv({
+        locations: { remotesDir: dir, scriptsRemoteDir: '/var/tmp/one' },
+        tmTimeoutSeconds: 0.5,
+        isDirectory: (path) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true,
+        isFile: (path) => statSync(path, { throwIfNoEntry: false })?.isFile() === true,
+      });
+
+      const error = await runSteps(
+        { ...ctx, local },
+        env,
+        TARGET,
+        [tm('tm_clone', 'CLONE hang a b 7 1')],
+        'x',
+      ).catch((e: unknown) => e);
+
+      expect((error as Error).message).toBe('tm_clone (hang/clone) timed out on the front-end after 0.5 s');
+      expect(logs).toContain('E Failed to execute transfer manager driver operation: tm_clone.');
+      expect(spawnSync('pgrep', ['-f', marker]).status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

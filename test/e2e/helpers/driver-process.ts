@@ -75,7 +75,8 @@ export class DriverProcess {
   // Starts the driver (it connects to hosts lazily, on the first action).
   static start(tb: TestbedInfo, options: StartOptions = {}): DriverProcess {
     const child = spawn(DRIVER, [options.args ?? '-t 15 -r 0 kvm -p'], {
-      env: actionEnv(tb, options.env),
+      // These payloads carry no file from oned: the driver translates the VM itself.
+      env: actionEnv(tb, { DEPLOYMENT_SOURCE: 'onevmm', ...options.env }),
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

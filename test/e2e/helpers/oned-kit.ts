@@ -25,7 +25,7 @@ const KIT_ENV = {
   ONE_LOCATION,
 };
 
-export type Driver = 'onevmm' | 'opennebula';
+export type Driver = 'onevmm' | 'opennebula' | 'opennebula-local';
 
 export interface KitHost {
   readonly index: number;
@@ -99,6 +99,38 @@ export function kitHostRun(
     { encoding: 'utf8' },
   );
   return { status: result.status, stdout: result.stdout };
+}
+
+const TEMPLATE_NAME = 'onevmm-e2e';
+
+// The tiny guest as an OpenNebula template: direct kernel boot, the kit's root image, a NIC on
+// the kit's bridge network, a context CD-ROM with NETWORK=YES and an SSH key, room to grow to 2
+// vCPUs and 256 MB, and its serial console in a file on the host. MACHINE=pc: the context CD is
+// an IDE CD-ROM, which the guest's kernel can read (it has no AHCI driver for q35's SATA).
+export async function ensureTemplate(kit: Kit): Promise<number> {
+  const text = [
+    `NAME="${TEMPLATE_NAME}"`,
+    'CPU="0.5"',
+    'VCPU="1"',
+    'VCPU_MAX="2"',
+    'MEMORY="128"',
+    'MEMORY_MAX="256"',
+    `OS=[ARCH="x86_64", MACHINE="pc", KERNEL="${kit.guest.kernel}", INITRD="${kit.guest.initrd}", KERNEL_CMD="console=ttyS0 tb_hb=1"]`,
+    `DISK=[IMAGE_ID="${kit.ids.image}"]`,
+    `NIC=[NETWORK_ID="${kit.ids.vnet}"]`,
+    `CONTEXT=[NETWORK="YES", SSH_PUBLIC_KEY="${kit.pubkey}"]`,
+    `RAW=[TYPE="kvm", DATA="<devices><serial type='file'><source path='/var/log/libvirt/qemu/guest-serial.log' append='on'/><target port='0'/></serial></devices>"]`,
+  ].join('\n');
+  const pool = String(await kit.rpc.call('one.templatepool.info', -2, -1, -1));
+  const existing = new RegExp(
+    `<ID>(\\d+)</ID><UID>\\d+</UID><GID>\\d+</GID><UNAME>[^<]*</UNAME><GNAME>[^<]*</GNAME><NAME>${TEMPLATE_NAME}</NAME>`,
+  ).exec(pool);
+  if (existing?.[1] !== undefined) {
+    const id = Number(existing[1]);
+    await kit.rpc.call('one.template.update', id, text, 0);
+    return id;
+  }
+  return kit.rpc.callId('one.template.allocate', text);
 }
 
 // --- oned's view of a VM ------------------------------------------------------------------------

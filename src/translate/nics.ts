@@ -13,7 +13,7 @@ const LIBVIRT_PATTERNS = {
   TARGET: [/^[a-zA-Z0-9_.\-\\:/]+$/, 'letters, digits and _ . - \\ : /'],
   MAC: [/^[a-fA-F0-9]{2}(:[a-fA-F0-9]{2}){5}$/, 'six hexadecimal pairs separated by colons'],
   MODEL: [/^[a-zA-Z0-9\-_]+$/, 'letters, digits, - and _'],
-  FILTER: [/^[A-Za-z_][A-Za-z0-9_.\-]*$/, 'a name: letters, digits, _ . - (not a digit first)'],
+  FILTER: [/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a name: letters, digits, _ . - (not a digit first)'],
   IP: [/^[a-zA-Z0-9_.:]+$/, 'an address: letters, digits, _ . :'],
 } as const;
 

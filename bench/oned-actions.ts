@@ -75,9 +75,10 @@ async function life(kit: Kit, template: number): Promise<number> {
 
 // Request → reply times of one VM's actions from the wire log, in order: "DEPLOY#1" → ms.
 function actionTimes(vmid: number): [string, number][] {
+  // HH:MM:SS.mmm, in whole milliseconds
   const ms = (stamp: string): number => {
-    const [h, m, s] = stamp.split(':').map(Number) as [number, number, number];
-    return ((h * 60 + m) * 60 + s) * 1000;
+    const [h = 0, m = 0, s = 0, milli = 0] = stamp.split(/[:.]/).map(Number);
+    return ((h * 60 + m) * 60 + s) * 1000 + milli;
   };
   const times: [string, number][] = [];
   const pending = new Map<string, number>();

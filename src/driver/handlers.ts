@@ -9,7 +9,7 @@ import type { OnedRequest, StepList, StepServices } from '../steps/request.js';
 import { parseActionData } from '../template/parse-action-data.js';
 import type { ActionData } from '../template/vm.js';
 import { failAction } from '../util/errors.js';
-import { prepareDirectAction, DIRECT_ACTIONS } from './vm-handlers.js';
+import { prepareDirectAction, DIRECT_ACTIONS } from './direct-actions.js';
 import { STEP_LISTS } from './step-lists.js';
 import { buildVnmMessage } from '../steps/vnm-message.js';
 

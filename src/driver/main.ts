@@ -24,14 +24,18 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
   // A long-lived process: load every action now, so that rebuilding dist/ (an upgrade) while the
   // driver runs cannot leave it without a module.
   await Promise.all([
+    import('../steps/run-steps.js'),
     import('../actions/deploy.js'),
     import('../actions/shutdown.js'),
     import('../actions/cancel.js'),
-    import('../actions/cleanup.js'),
     import('../actions/simple.js'),
     import('../actions/save.js'),
     import('../actions/restore.js'),
     import('../actions/poll.js'),
+    import('../actions/from-vm.js'),
+    import('../actions/hotplug.js'),
+    import('../actions/reconfigure.js'),
+    import('../actions/snapshots.js'),
     import('../translate/translate-vm.js'),
   ]);
   process.stderr.on('error', () => undefined);

@@ -1,8 +1,6 @@
 // Step lists of the lifecycle actions, as OpenNebula master's one_vmm_exec.rb runs them:
 // DEPLOY, SHUTDOWN, CANCEL, SAVE, RESTORE, REBOOT, RESET and CLEANUP.
 import type { ActionContext } from '../../actions/context.js';
-import { getSingle } from '../../template/model.js';
-import { vmDirectoryOf } from '../../template/action-paths.js';
 import { failAction } from '../../util/errors.js';
 import { expecting, type OnedRequest, type StepList } from '../request.js';
 import { infoOf, splitCommand, tm, vmm, vnm, type Step, type VmmStep } from '../step.js';
@@ -38,15 +36,13 @@ async function deploymentXml(ctx: ActionContext, request: OnedRequest): Promise<
     return text;
   }
   const vm = data.vm ?? failAction('Cannot perform DEPLOY, expecting VM');
-  const { translateVm } = await import('../../translate/translate-vm.js');
-  const systemDir = vmDirectoryOf(data);
-  const diskType = data.datastore === undefined ? undefined : getSingle(data.datastore.template, 'DISK_TYPE');
+  const [{ translateVm }, { translateOptions }] = await Promise.all([
+    import('../../translate/translate-vm.js'),
+    import('../../actions/from-vm.js'),
+  ]);
   const result = translateVm(vm, {
-    defaults: await services.defaults(),
-    domainType: vm.history?.vmMad === 'qemu' ? 'qemu' : 'kvm',
+    ...translateOptions(data, vm, await services.defaults()),
     deploymentTime: Math.floor(services.now() / 1000),
-    ...(systemDir === undefined ? {} : { systemDir }),
-    ...(diskType === undefined ? {} : { systemDatastoreDiskType: diskType }),
   });
   for (const warning of result.warnings) ctx.log('W', warning);
   return result.xml;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostRun, readSerialLog, type TestbedHost, type TestbedInfo } from './testbed.js';
+import { hostRun, readSerialLog, waitForText, type TestbedHost, type TestbedInfo } from './testbed.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const REMOTES_DIR = path.join(ROOT, 'remotes', 'vmm', 'kvm');
@@ -226,24 +226,20 @@ export function removeSerialLog(host: TestbedHost, domain: string): void {
 }
 
 // Waits until the serial log, from offset on, matches pattern; returns that part of the log.
-export async function waitForSerialAfter(
+export function waitForSerialAfter(
   host: TestbedHost,
   domain: string,
   offset: number,
   pattern: RegExp,
   timeoutMs = 60_000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = readSerialLog(host, domain).slice(offset);
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${host.name}/${domain}: no ${String(pattern)} on the serial console within ${timeoutMs} ms after offset ${offset}; got:\n${text}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitForText(
+    () => readSerialLog(host, domain).slice(offset),
+    pattern,
+    `${host.name}/${domain} serial console after offset ${offset}`,
+    timeoutMs,
+    100,
+  );
 }
 
 // Length of the serial log so far (an offset for waitForSerialAfter).

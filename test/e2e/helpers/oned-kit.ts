@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
 import { findOnedKit } from '../../helpers/oned-kit.js';
 import { createOneRpc, type OneRpc } from './one-rpc.js';
+import { waitForText } from './testbed.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../testbed/oned-kit.sh', import.meta.url));
 export const KIT_TB = {
@@ -234,22 +235,22 @@ export function serialLog(host: KitHost): string {
   }
 }
 
-// Waits until the serial console of `host`, past `offset` characters, matches `pattern`.
+// Waits until the serial console of `host`, past `offset` characters, matches `pattern`; returns
+// the match.
 export async function waitSerial(
   host: KitHost,
   offset: number,
   pattern: RegExp,
   timeoutMs = 60_000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = serialLog(host).slice(offset);
-    const match = pattern.exec(text);
-    if (match !== null) return match[0];
-    if (Date.now() > deadline)
-      throw new Error(`${host.name}: no ${String(pattern)} on the guest console in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const text = await waitForText(
+    () => serialLog(host).slice(offset),
+    pattern,
+    `${host.name} guest console`,
+    timeoutMs,
+    100,
+  );
+  return pattern.exec(text)?.[0] ?? '';
 }
 
 // What a host has of the VMs: libvirt's domains, the bridges, and the files of the VM folders in

@@ -132,24 +132,38 @@ export function readSerialLog(host: TestbedHost | string, domain: string): strin
   }
 }
 
+// Reads `read()` every `pollMs` until it matches `pattern`; resolves with that text, rejects after
+// timeoutMs with `what` and the last text read.
+export async function waitForText(
+  read: () => string,
+  pattern: RegExp,
+  what: string,
+  timeoutMs: number,
+  pollMs = 50,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = read();
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: no ${String(pattern)} in ${timeoutMs} ms; got:\n${text.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 // Resolves with the serial log once it matches pattern (e.g. /TB-GUEST-UP/); rejects after timeoutMs.
-export async function waitForSerial(
+export function waitForSerial(
   host: TestbedHost | string,
   domain: string,
   pattern: RegExp,
   timeoutMs = 30_000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const log = readSerialLog(host, domain);
-    if (pattern.test(log)) return log;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${hostName(host)}/${domain}: no ${String(pattern)} on the serial console in ${timeoutMs} ms`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitForText(
+    () => readSerialLog(host, domain),
+    pattern,
+    `${hostName(host)}/${domain} serial console`,
+    timeoutMs,
+  );
 }
 
 // Cuts the host's link to the bridge (its veth end goes down): packets are dropped, not refused.

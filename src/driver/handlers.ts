@@ -11,7 +11,7 @@ import type { ActionData } from '../template/vm.js';
 import { failAction } from '../util/errors.js';
 import { prepareDirectAction, DIRECT_ACTIONS } from './direct-actions.js';
 import { STEP_LISTS } from './step-lists.js';
-import { buildVnmMessage } from '../steps/vnm-message.js';
+import { buildVnmMessage, type VnmMessage } from '../steps/vnm-message.js';
 
 export interface HandlerEnv extends StepServices {
   readonly samples: CpuSampleStore;
@@ -55,11 +55,16 @@ export function prepareAction(
   };
   if (build === undefined) return prepareDirectAction(request, env);
   const list: StepList = build(request);
+  let vnm: VnmMessage | undefined;
   const target: StepTarget = {
     vmid,
     host: data.host,
     ...(data.migrHost === undefined ? {} : { destination: data.migrHost }),
-    vnm: data.vmXml === undefined ? { drivers: [], xml: '<VM></VM>' } : buildVnmMessage(data.vmXml),
+    // Built when a network step first needs it (REBOOT has none).
+    get vnm(): VnmMessage {
+      return (vnm ??=
+        data.vmXml === undefined ? { drivers: [], xml: '<VM></VM>' } : buildVnmMessage(data.vmXml));
+    },
   };
   return {
     host: data.host,

@@ -1,12 +1,15 @@
 // How the driver runs the TM, VNM and DS steps, read once at start as OpenNebula's driver reads it:
-// the remotes tree from ONE_LOCATION, SCRIPTS_REMOTE_DIR from oned's config dump, -l and
-// VNMAD_LOCAL_ACTIONS for the network actions that run on the front-end.
+// the remotes tree from ONE_LOCATION, SCRIPTS_REMOTE_DIR from oned's config dump, -l, and
+// vmm_execrc (VNMAD_LOCAL_ACTIONS, LIVE_DISK_SNAPSHOTS), which OpenNebula's wrapper sources over
+// oned's environment (so the file wins, as there).
 import { readFileSync, statSync } from 'node:fs';
+import { parseKvmrc } from '../config/parse-kvmrc.js';
 import {
   DEFAULT_SCRIPTS_REMOTE_DIR,
   onedConfigFile,
   readScriptsRemoteDir,
   remotesDirectory,
+  vmmExecrcFile,
 } from '../steps/one-locations.js';
 import type { StepEnv } from '../steps/run-steps.js';
 
@@ -40,13 +43,24 @@ export function loadStepEnv(
       `cannot read oned's ${configFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}): network drivers run from ${DEFAULT_SCRIPTS_REMOTE_DIR}`,
     );
   }
+  const rcFile = vmmExecrcFile(env);
+  let rc: Record<string, string> = {};
+  try {
+    rc = parseKvmrc(readFileSync(rcFile, 'utf8'), { file: rcFile, env });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      warnings.push(`cannot read ${rcFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const words = (name: string): Set<string> =>
+    new Set((rc[name] ?? env[name] ?? '').split(/\s+/).filter((word) => word !== ''));
   return {
     locations: {
       remotesDir: remotesDirectory(env),
       scriptsRemoteDir: scriptsRemoteDir ?? DEFAULT_SCRIPTS_REMOTE_DIR,
     },
     localActions: new Set([...localActions.keys()].map((name) => name.toUpperCase())),
-    vnmadLocalActions: new Set((env['VNMAD_LOCAL_ACTIONS'] ?? '').split(/\s+/).filter((word) => word !== '')),
+    vnmadLocalActions: words('VNMAD_LOCAL_ACTIONS'),
+    liveDiskSnapshots: words('LIVE_DISK_SNAPSHOTS'),
     tmTimeoutSeconds,
     isDirectory: (path) => isKind(path, 'directory'),
     isFile: (path) => isKind(path, 'file'),

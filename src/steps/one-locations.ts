@@ -23,6 +23,15 @@ export function onedConfigFile(env: NodeJS.ProcessEnv): string {
   return location === undefined || location === '' ? '/var/lib/one/config' : `${location}/var/config`;
 }
 
+// The environment file OpenNebula's driver wrapper sources before it starts the driver
+// (LIVE_DISK_SNAPSHOTS, VNMAD_LOCAL_ACTIONS): $ONE_LOCATION/etc/vmm_exec/vmm_execrc, else /etc/one/….
+export function vmmExecrcFile(env: NodeJS.ProcessEnv): string {
+  const location = env['ONE_LOCATION'];
+  return location === undefined || location === ''
+    ? '/etc/one/vmm_exec/vmm_execrc'
+    : `${location}/etc/vmm_exec/vmm_execrc`;
+}
+
 // SCRIPTS_REMOTE_DIR from the text of oned's config dump (the first one, as Ruby's driver reads
 // it), or undefined when it has none.
 export function readScriptsRemoteDir(configText: string): string | undefined {

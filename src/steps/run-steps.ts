@@ -18,6 +18,8 @@ export interface StepEnv {
   readonly localActions: ReadonlySet<string>;
   // VNMAD_LOCAL_ACTIONS: "<VN_MAD>-<action>" pairs run on the front-end.
   readonly vnmadLocalActions: ReadonlySet<string>;
+  // LIVE_DISK_SNAPSHOTS: the "<VM_MAD>-<TM_MAD>" pairs that take disk snapshots of running VMs.
+  readonly liveDiskSnapshots: ReadonlySet<string>;
   // Seconds a TM or DS script may run (TM_TIMEOUT).
   readonly tmTimeoutSeconds: number;
   // Whether a directory / file exists on the front-end.

@@ -65,6 +65,8 @@ export function parseActionData(payload: string, options: { file: string }): Act
     tmCommand: readOptionalText(root, 'TM_COMMAND'),
     tmCommandRollback: readOptionalText(root, 'TM_COMMAND_ROLLBACK'),
     diskTargetPath: readOptionalText(root, 'DISK_TARGET_PATH'),
+    securityGroupId: readOptionalText(root, 'SECURITY_GROUP_ID'),
+    virtualNetworkId: readOptionalText(root, 'VIRTUAL_NETWORK_ID'),
     vm: vm === undefined ? undefined : readVm(vm, file),
     datastore: datastore === undefined || isEmpty(datastore) ? undefined : readDatastore(datastore, file),
     vmXml: vm?.source,

@@ -40,6 +40,9 @@ export interface ActionData {
   readonly tmCommand?: string;
   readonly tmCommandRollback?: string;
   readonly diskTargetPath?: string;
+  // UPDATESG's security group, UPDATENIC's virtual network.
+  readonly securityGroupId?: string;
+  readonly virtualNetworkId?: string;
   readonly vm?: Vm;
   // The system (or backup) datastore's ID, BASE_PATH and TEMPLATE, when oned sent one.
   readonly datastore?: { readonly id?: number; readonly basePath?: string; readonly template: Template };

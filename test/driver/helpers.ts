@@ -175,6 +175,7 @@ export function createDriver(options: HarnessOptions = {}): DriverHarness {
         locations: { remotesDir: REMOTES, scriptsRemoteDir: '/var/tmp/one' },
         localActions: new Set([...driverOptions.localActions.keys()].map((name) => name.toUpperCase())),
         vnmadLocalActions: new Set(),
+        liveDiskSnapshots: new Set(['kvm-qcow2', 'kvm-shared', 'kvm-ssh']),
         tmTimeoutSeconds: 3600,
         isDirectory: (dir) => [...REMOTE_SCRIPTS].some((file) => file.startsWith(`${dir}/`)),
         isFile: (file) => REMOTE_SCRIPTS.has(file),

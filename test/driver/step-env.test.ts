@@ -12,9 +12,19 @@ describe('loadStepEnv', () => {
     mkdirSync(join(dir, 'var/remotes/tm/shared'), { recursive: true });
     writeFileSync(join(dir, 'var/remotes/tm/shared/clone'), '');
     writeFileSync(join(dir, 'var/config'), 'SCRIPTS_REMOTE_DIR=/srv/remotes\n');
+    mkdirSync(join(dir, 'etc/vmm_exec'), { recursive: true });
+    // as OpenNebula ships it; the file beats the environment, as OpenNebula's wrapper sources it
+    writeFileSync(
+      join(dir, 'etc/vmm_exec/vmm_execrc'),
+      '# comment\nLIVE_DISK_SNAPSHOTS="kvm-qcow2 kvm-shared qemu-ssh"\n',
+    );
 
     const env = loadStepEnv(
-      { ONE_LOCATION: dir, VNMAD_LOCAL_ACTIONS: ' elastic-post  elastic-clean ' },
+      {
+        ONE_LOCATION: dir,
+        VNMAD_LOCAL_ACTIONS: ' elastic-post  elastic-clean ',
+        LIVE_DISK_SNAPSHOTS: 'kvm-ceph',
+      },
       new Map([
         ['pre', undefined],
         ['migrate', 'migrate_local'],
@@ -25,6 +35,7 @@ describe('loadStepEnv', () => {
     expect(env.locations).toEqual({ remotesDir: `${dir}/var/remotes`, scriptsRemoteDir: '/srv/remotes' });
     expect([...env.localActions]).toEqual(['PRE', 'MIGRATE']);
     expect([...env.vnmadLocalActions]).toEqual(['elastic-post', 'elastic-clean']);
+    expect([...env.liveDiskSnapshots]).toEqual(['kvm-qcow2', 'kvm-shared', 'qemu-ssh']);
     expect(env.tmTimeoutSeconds).toBe(120);
     expect(env.isDirectory(`${dir}/var/remotes/tm/shared`)).toBe(true);
     expect(env.isFile(`${dir}/var/remotes/tm/shared/clone`)).toBe(true);

@@ -28,6 +28,7 @@ function stepEnv(overrides: Partial<StepEnv> = {}): StepEnv {
     locations: { remotesDir: REMOTES, scriptsRemoteDir: '/var/tmp/one' },
     localActions: new Set(),
     vnmadLocalActions: new Set(),
+    liveDiskSnapshots: new Set(),
     tmTimeoutSeconds: 3600,
     isDirectory: (dir) => [...FILES].some((file) => file.startsWith(`${dir}/`)),
     isFile: (file) => FILES.has(file),

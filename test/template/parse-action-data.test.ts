@@ -46,6 +46,8 @@ describe('parseActionData on a DEPLOY envelope (deploy-42.xml)', () => {
         'CONTEXT shared /var/lib/one/vms/42/context.sh node2:/var/lib/one//datastores/100/42/disk.2 42 100\n',
       tmCommandRollback: undefined,
       diskTargetPath: '/var/lib/one//datastores/100/42/disk.2',
+      securityGroupId: undefined,
+      virtualNetworkId: undefined,
       vm: undefined,
       datastore: undefined,
       vmXml: undefined,

@@ -94,10 +94,14 @@ export class Driver {
     }
     const { host } = prepared;
     const requestedAt = Date.now();
+    // UPDATESG and UPDATENIC replies start with their id, whatever the outcome.
+    const reply = (ok: boolean, info: string): void =>
+      this.reply(action, ok, vmid, prepared.prefix === undefined ? info : `${prepared.prefix} ${info}`);
     this.scheduler.submit({
       vmid,
       host,
-      dropped: () => this.reply(action, false, vmid, 'cancelled'),
+      ...(prepared.alongside === true ? { alongside: true } : {}),
+      dropped: () => reply(false, 'cancelled'),
       run: async (cancelSignal) => {
         const limit = this.deps.options.timeoutSeconds;
         const signal =
@@ -119,13 +123,12 @@ export class Driver {
         const work = prepared.run(ctx);
         try {
           const info = await raceAbort(work, signal);
-          this.reply(action, true, vmid, info);
+          reply(true, info);
         } catch (error) {
           const where = host === undefined ? '' : ` on ${host}`;
-          if (cancelSignal.aborted) this.reply(action, false, vmid, 'cancelled');
-          else if (signal.aborted)
-            this.reply(action, false, vmid, `timed out after ${limit ?? 0} s (-w)${where}`);
-          else this.reply(action, false, vmid, describeFailure(error));
+          if (cancelSignal.aborted) reply(false, 'cancelled');
+          else if (signal.aborted) reply(false, `timed out after ${limit ?? 0} s (-w)${where}`);
+          else reply(false, describeFailure(error));
           // The reply goes at once; the VM and host stay busy until the aborted commands are gone
           // (bounded: the runner kills them), so the VM's next action cannot overlap them.
           if (signal.aborted) await settleWithin(work, ABORT_SETTLE_MS);

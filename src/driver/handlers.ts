@@ -21,6 +21,10 @@ export interface HandlerEnv extends StepServices {
 
 export interface PreparedAction {
   readonly host: string | undefined;
+  // Written first in the reply's info, SUCCESS or FAILURE (UPDATESG's security group id).
+  readonly prefix?: string;
+  // Runs beside the VM's running action (BACKUPCANCEL).
+  readonly alongside?: boolean;
   // Runs the action; resolves to the reply's info.
   run(ctx: ActionContext): Promise<string>;
 }
@@ -54,7 +58,7 @@ export function prepareAction(
     services: env,
   };
   if (build === undefined) return prepareDirectAction(request, env);
-  const list: StepList = build(request);
+  const list: StepList = build(request, env.steps);
   let vnm: VnmMessage | undefined;
   const target: StepTarget = {
     vmid,
@@ -68,6 +72,8 @@ export function prepareAction(
   };
   return {
     host: data.host,
+    ...(list.prefix === undefined ? {} : { prefix: list.prefix }),
+    ...(list.alongside === true ? { alongside: true } : {}),
     run: async (ctx) => {
       const { runSteps } = await import('../steps/run-steps.js');
       await list.before?.(ctx);

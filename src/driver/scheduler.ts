@@ -7,6 +7,9 @@ export interface Job {
   run(signal: AbortSignal): Promise<void>;
   // Called instead of run() when the job is dropped from the queue by a cancel.
   dropped(): void;
+  // Runs beside the VM's running job instead of after it (BACKUPCANCEL stops a running BACKUP),
+  // and holds neither the VM nor a host slot.
+  readonly alongside?: boolean;
 }
 
 interface Entry {
@@ -64,6 +67,7 @@ export class Scheduler {
 
   private canStart(entry: Entry, vmsSeen: Set<string>): boolean {
     const { vmid, host } = entry.job;
+    if (entry.job.alongside === true) return true;
     // A VM's jobs keep their order: only the first queued job of a VM may start.
     if (vmsSeen.has(vmid) || this.busyVms.has(vmid)) return false;
     return host === undefined || (this.busyHosts.get(host) ?? 0) < this.perHostLimit;
@@ -85,16 +89,18 @@ export class Scheduler {
   }
 
   private start(entry: Entry): void {
-    const { vmid, host } = entry.job;
+    const { vmid } = entry.job;
+    const alongside = entry.job.alongside === true;
+    const host = alongside ? undefined : entry.job.host;
     this.running.add(entry);
-    this.busyVms.add(vmid);
+    if (!alongside) this.busyVms.add(vmid);
     if (host !== undefined) this.busyHosts.set(host, (this.busyHosts.get(host) ?? 0) + 1);
     void entry.job
       .run(entry.controller.signal)
       .catch(() => undefined)
       .finally(() => {
         this.running.delete(entry);
-        this.busyVms.delete(vmid);
+        if (!alongside) this.busyVms.delete(vmid);
         if (host !== undefined) {
           const left = (this.busyHosts.get(host) ?? 1) - 1;
           if (left === 0) this.busyHosts.delete(host);

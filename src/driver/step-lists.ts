@@ -1,5 +1,8 @@
 // The protocol actions OpenNebula master runs as step lists, and the list of each.
 import type { OnedRequest, StepList } from '../steps/request.js';
+import type { StepEnv } from '../steps/run-steps.js';
+import { updateNicSteps, updateSgSteps } from '../steps/lists/network.js';
+import { backupCancelSteps, backupSteps, diskSnapshotCreateSteps } from '../steps/lists/storage.js';
 import {
   cleanupSteps,
   deploySteps,
@@ -19,7 +22,7 @@ import {
 } from '../steps/lists/hotplug.js';
 import { migrateSteps } from '../steps/lists/migrate.js';
 
-export const STEP_LISTS: Readonly<Record<string, (request: OnedRequest) => StepList>> = {
+export const STEP_LISTS: Readonly<Record<string, (request: OnedRequest, env: StepEnv) => StepList>> = {
   DEPLOY: deploySteps,
   SHUTDOWN: (request) => destroySteps(request, 'shutdown'),
   CANCEL: (request) => destroySteps(request, 'cancel'),
@@ -36,4 +39,9 @@ export const STEP_LISTS: Readonly<Record<string, (request: OnedRequest) => StepL
   DETACHNIC: detachNicSteps,
   UPDATECONF: updateConfSteps,
   SNAPSHOTREVERT: snapshotRevertSteps,
+  UPDATESG: updateSgSteps,
+  UPDATENIC: updateNicSteps,
+  BACKUP: backupSteps,
+  BACKUPCANCEL: backupCancelSteps,
+  DISKSNAPSHOTCREATE: diskSnapshotCreateSteps,
 };

@@ -33,6 +33,10 @@ export interface StepList {
   // Work before the first step (DEPLOY reads its deployment file): a failure there ends the
   // action before anything ran, as in OpenNebula.
   readonly before?: (ctx: ActionContext) => Promise<void>;
+  // Written first in the reply, SUCCESS or FAILURE (UPDATESG: the security group id).
+  readonly prefix?: string;
+  // Runs beside the VM's running action instead of after it (BACKUPCANCEL).
+  readonly alongside?: boolean;
 }
 
 // A payload value a step list needs, or OpenNebula's refusal: `Cannot perform <ACTION>, expecting <xpath>`.

@@ -229,7 +229,7 @@ async function runNetworkStep(
       return ctx.runner.run(host, remote);
     };
     const result = await runScript(ctx, step, label, isLocal ? FRONT_END : host, run);
-    info += ` ${driver}: ${result.stdout}`;
+    info += ` ${driver}: ${result.stdout.trim() === '' ? '-' : result.stdout.trim()}`;
     ran.push(`(${driver}) on ${isLocal ? FRONT_END : host}`);
   }
   return { info, detail: ran.length === 0 ? 'ran no network driver (no NIC with a VN_MAD)' : ran.join(', ') };

@@ -105,11 +105,13 @@ const TM_SCRIPTS = {
     'clone clone.ssh context cpds cpds.ssh delete failmigrate ln ln.ssh mkimage mkswap mv mv.ssh mvds mvds.ssh postbackup postbackup_live postmigrate prebackup prebackup_live premigrate resize restore snap_create snap_create.ssh snap_create_live snap_delete snap_revert',
   ssh: 'clone context cpds delete failmigrate ln mkimage mkswap mv mvds postbackup postbackup_live postmigrate prebackup prebackup_live premigrate resize restore snap_create snap_create_live snap_delete snap_revert',
 };
-const REMOTE_SCRIPTS = new Set(
-  Object.entries(TM_SCRIPTS).flatMap(([tm, names]) =>
+const REMOTE_SCRIPTS = new Set([
+  ...Object.entries(TM_SCRIPTS).flatMap(([tm, names]) =>
     names.split(' ').map((name) => `${REMOTES}/tm/${tm}/${name}`),
   ),
-);
+  `${REMOTES}/datastore/rsync/backup`,
+  `${REMOTES}/datastore/rsync/backup_cancel`,
+]);
 
 // OpenNebula's TM, VNM and DS scripts succeed, printing nothing, unless a test scripts them: the
 // FakeRunner still records every call.

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeRunner, type FakeCall } from '../../src/host/fake-runner.js';
 import { parseActionData } from '../../src/template/parse-action-data.js';
 import { buildVnmMessage } from '../../src/steps/vnm-message.js';
-import { createDriver, isStepLog, REMOTES, requestLine } from '../driver/helpers.js';
+import { createDriver, deferredReply, isStepLog, REMOTES, requestLine } from '../driver/helpers.js';
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/oned');
 const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');
@@ -469,6 +469,164 @@ describe('CLEANUP, RESIZEDISK and UPDATECONF (payloads edited from recorded ones
     ]);
     expect(scripts).toEqual([
       `front-end: ${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`,
+    ]);
+  });
+});
+
+describe("issue 10's step lists (payloads recorded from a real oned, VMs 83 and 85)", () => {
+  const DS83 = '/tmp/onevmm-kit-one/var//datastores/0/83';
+  const K1 = '10.77.2.11';
+
+  it('UPDATESG: the network driver update_sg; the reply starts with the security group id, on FAILURE too', async () => {
+    const payload = fixture('shared-updatesg.xml');
+    const ok83 = await run('UPDATESG', 83, payload, new FakeRunner({ fallback: {} }));
+    expect(ok83.scripts).toEqual([
+      `${K1}: /var/tmp/one/vnm/bridge/update_sg 7d355728-3d62-4a82-9cf0-62c662966201`,
+    ]);
+    expect(ok83.lines.at(-1)).toBe('UPDATESG SUCCESS 83 0 bridge: -');
+
+    const failing = new FakeRunner({ fallback: {} }).reply('update_sg', {
+      exitCode: 1,
+      stderr: 'iptables: no chain\n',
+    });
+    const bad = await run('UPDATESG', 83, payload, failing);
+    expect(bad.lines.at(-1)).toBe(
+      `UPDATESG FAILURE 83 0 update_sg (bridge) failed on ${K1} (exit code 1): iptables: no chain`,
+    );
+  });
+
+  it('UPDATENIC: update_nic with the whole VM (base64) on stdin; the reply starts with the network id', async () => {
+    const payload = fixture('shared-updatenic.xml');
+    const runner = new FakeRunner({ fallback: {} });
+    const { scripts, lines, calls } = await run('UPDATENIC', 85, payload, runner);
+
+    expect(scripts).toEqual([
+      `${K1}: /var/tmp/one/vnm/bridge/update_nic 4f1d6f40-16f0-4e73-8464-16b769b226cc 0`,
+    ]);
+    const vm = parseActionData(payload, { file: 'p' }).vmXml ?? '';
+    expect(calls.find(isDriverScript)?.step.stdin).toBe(`${Buffer.from(vm).toString('base64')}\n`);
+    expect(lines.at(-1)).toBe('UPDATENIC SUCCESS 85 0 bridge: -');
+    const missing = await run(
+      'UPDATENIC',
+      85,
+      payload.replace(/<VIRTUAL_NETWORK_ID>.*?<\/VIRTUAL_NETWORK_ID>/, ''),
+      new FakeRunner(),
+    );
+    expect(missing.lines).toEqual([
+      'UPDATENIC FAILURE 85 Cannot perform UPDATENIC, expecting VIRTUAL_NETWORK_ID',
+    ]);
+  });
+
+  it('DISKSNAPSHOTCREATE: the TM command with _LIVE for a kvm-shared disk, else OpenNebula refuses', async () => {
+    const payload = fixture('shared-disksnapshotcreate.xml');
+    const { scripts, lines } = await run('DISKSNAPSHOTCREATE', 83, payload, new FakeRunner({ fallback: {} }));
+    expect(scripts).toEqual([`front-end: ${REMOTES}/tm/shared/snap_create_live ${K1}:${DS83}/disk.0 0 83 1`]);
+    expect(stepLines(lines)).toEqual([
+      ok(83, 'transfer manager', 'tm_snap_create_live'),
+      'DISKSNAPSHOTCREATE SUCCESS 83 -',
+    ]);
+
+    const onCeph = payload.replace(
+      /(<DISK_SNAPSHOT_ACTIVE>.*?)<TM_MAD><!\[CDATA\[shared\]\]><\/TM_MAD>/s,
+      '$1<TM_MAD><![CDATA[nfs]]></TM_MAD>',
+    );
+    const refused = await run('DISKSNAPSHOTCREATE', 83, onCeph, new FakeRunner());
+    expect(refused.lines).toEqual([
+      'DISKSNAPSHOTCREATE FAILURE 83 Cannot perform a live DISKSNAPSHOTCREATE operation',
+    ]);
+  });
+
+  it('BACKUP of a running VM: prebackup_live, the datastore backup, postbackup_live; the reply is the datastore driver', async () => {
+    const payload = fixture('shared-backup.xml');
+    const data = parseActionData(payload, { file: 'p' });
+    const runner = new FakeRunner({ fallback: {} }).reply('/datastore/rsync/backup', {
+      stdout: '7dbafc 1 raw\n',
+    });
+    const { scripts, lines, calls } = await run('BACKUP', 83, payload, runner);
+    const args = `${K1}:${DS83} 0 7d355728-3d62-4a82-9cf0-62c662966201 - 83 0`;
+
+    expect(scripts).toEqual([
+      `front-end: ${REMOTES}/tm/shared/prebackup_live ${args}`,
+      `front-end: ${REMOTES}/datastore/rsync/backup ${args}`,
+      `front-end: ${REMOTES}/tm/shared/postbackup_live ${args}`,
+    ]);
+    const stdins = calls.filter(isDriverScript).map((call) => call.step.stdin);
+    expect(stdins[0]).toBe(data.vmXml);
+    expect(stdins[1]).toBe(
+      `<DS_DRIVER_ACTION_DATA>\n  ${data.datastoreXml ?? ''}\n  ${data.vmXml ?? ''}\n</DS_DRIVER_ACTION_DATA>\n`,
+    );
+    expect(lines.at(-1)).toBe('BACKUP SUCCESS 83 7dbafc 1 raw');
+  });
+
+  it('BACKUP that fails: the TM cleans up with BACKUP_RESULT=FAILURE in the VM', async () => {
+    const runner = new FakeRunner({ fallback: {} }).reply('/datastore/rsync/backup', {
+      exitCode: 1,
+      stderr: 'rsync: No space left on device\n',
+    });
+    const { scripts, lines, calls } = await run('BACKUP', 83, fixture('shared-backup.xml'), runner);
+
+    expect(scripts.map((s) => s.split(' ')[1])).toEqual([
+      `${REMOTES}/tm/shared/prebackup_live`,
+      `${REMOTES}/datastore/rsync/backup`,
+      `${REMOTES}/tm/shared/postbackup_live`,
+    ]);
+    expect(calls.filter(isDriverScript)[2]?.step.stdin).toMatch(
+      /<BACKUP_RESULT>FAILURE<\/BACKUP_RESULT><\/VM>$/,
+    );
+    expect(lines.at(-1)).toBe(
+      'BACKUP FAILURE 83 backup (rsync/backup) failed on the front-end (exit code 1): rsync: No space left on device',
+    );
+  });
+
+  it('BACKUPCANCEL: the datastore driver backup_cancel, beside the running BACKUP of the same VM', async () => {
+    const hold = deferredReply();
+    const runner = new FakeRunner({ fallback: {} }).reply('/tm/shared/prebackup_live', hold.reply);
+    const harness = createDriver({ runner });
+    harness.feed(
+      requestLine('BACKUP', 85, fixture('shared-backup.xml')),
+      requestLine('BACKUPCANCEL', 85, fixture('shared-backupcancel.xml')),
+    );
+    await harness.waitFor('BACKUPCANCEL SUCCESS 85');
+    expect(runner.calls.filter(isDriverScript).map((call) => call.step.argv.join(' '))).toEqual([
+      `${REMOTES}/tm/shared/prebackup_live ${K1}:${DS83} 0 7d355728-3d62-4a82-9cf0-62c662966201 - 83 0`,
+      `${REMOTES}/datastore/rsync/backup_cancel ${K1}:/tmp/onevmm-kit-one/var//datastores/0/85 4f1d6f40-16f0-4e73-8464-16b769b226cc`,
+    ]);
+    hold.release({ exitCode: 1, stderr: 'Live prebackup cancelled\n' });
+    await harness.driver.finish();
+    expect(harness.replies().at(-1)).toMatch(
+      /^BACKUP FAILURE 85 prebackup_live \(shared\/prebackup_live\) failed on the front-end/,
+    );
+  });
+
+  it('UPDATECONF and NIC aliases: the context steps; an alias has only its network steps besides', async () => {
+    const runner = (): FakeRunner =>
+      new FakeRunner({ fallback: {} })
+        .reply(step('list disks'), { stdout: ` Target Source\n---\n hda ${DS83}/disk.1\n` })
+        .reply(step('check image'), { stdout: 'file\n' });
+    const conf = await run('UPDATECONF', 83, fixture('shared-updateconf.xml'), runner());
+    expect(stepLines(conf.lines)).toEqual([
+      ok(83, 'virtualization', 'prereconfigure'),
+      ok(83, 'transfer manager', 'tm_context'),
+      ok(83, 'virtualization', 'reconfigure'),
+      'UPDATECONF SUCCESS 83 -',
+    ]);
+    const attach = await run('ATTACHNIC', 83, fixture('shared-attachnic-alias.xml'), runner());
+    expect(stepLines(attach.lines)).toEqual([
+      ok(83, 'network', 'pre'),
+      ok(83, 'network', 'post'),
+      ok(83, 'virtualization', 'prereconfigure'),
+      ok(83, 'transfer manager', 'tm_context'),
+      ok(83, 'virtualization', 'reconfigure'),
+      'ATTACHNIC SUCCESS 83 -',
+    ]);
+    expect(attach.calls.some((call) => call.step.step === 'attach NIC')).toBe(false);
+    const detach = await run('DETACHNIC', 83, fixture('shared-detachnic-alias.xml'), runner());
+    expect(stepLines(detach.lines)).toEqual([
+      ok(83, 'network', 'clean'),
+      ok(83, 'virtualization', 'prereconfigure'),
+      ok(83, 'transfer manager', 'tm_context'),
+      ok(83, 'virtualization', 'reconfigure'),
+      'DETACHNIC SUCCESS 83 -',
     ]);
   });
 });

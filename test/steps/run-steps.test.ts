@@ -437,7 +437,7 @@ describe('runSteps: VNM steps run once per network driver, on the host', () => {
         VNM_STDIN,
       ],
     ]);
-    expect(info).toBe('bridge: b\n ovswitch: o');
+    expect(info).toBe('bridge: b ovswitch: o');
     expect(logs).toContain('I post: Executed "ip link set br0 up".');
     expect(logs).toContain('D post (bridge) on node1, (ovswitch) on node1, 0.00 s');
   });

@@ -1,7 +1,8 @@
 #!/bin/bash
 # build-guest.sh OUTDIR — builds the testbed's tiny guest into OUTDIR: a Debian "cloud" kernel
 # (vmlinuz, taken out of its .deb without installing it) and an initramfs of busybox-static
-# plus a shell /init. No disk image. Needs apt (one ~27 MB download) and busybox-static.
+# plus a shell /init, and Debian's QEMU guest agent with the libraries it links (copied from this
+# machine). No disk image. Needs apt (two downloads, ~27 MB) and busybox-static.
 # Recipe: shared/testbed/build-guest.sh and README.md §3.
 #
 # What the guest does, all on the serial console (ttyS0):
@@ -16,8 +17,12 @@
 #     (default 2): proof that it still runs after save/restore/migration, and that a
 #     hot-plugged disk, NIC, vCPU or DIMM, a balloon, a resize or a CD-ROM change showed up
 #     (an empty CD-ROM tray: sectors 0). Hot-added vCPUs and memory are put online;
+#   - starts qemu-ga (Debian's qemu-guest-agent) on the virtio-serial port
+#     org.qemu.guest_agent.0 when the domain has one, and prints "TB-QGA up=<uptime>": virsh
+#     qemu-agent-command, guest-exec (onevmm's EXEC) and domtime work against a real agent;
 #   - prints "TB-CONTEXT <dev> <NAME>=<value> ..." when a CD-ROM holding OpenNebula's
-#     context.sh appears or changes: its ETH<n>_IP and ETH<n>_MAC values, and SSH_PUBLIC_KEY=yes
+#     context.sh appears or changes: its ETH<n>_IP, ETH<n>_ALIAS<m>_IP and ETH<n>_MAC values, and
+#     SSH_PUBLIC_KEY=yes
 #     when it has one (OpenNebula's context, as the guest sees it).
 # OUTDIR/.stamp holds the hash of this script: testbed.sh rebuilds when the script changed.
 set -euo pipefail
@@ -40,6 +45,9 @@ fi
 (cd "$WORK" && apt-get download "$KPKG" >apt.log 2>&1) || { cat "$WORK/apt.log" >&2; exit 1; }
 dpkg -x "$WORK/${KPKG}"_*.deb "$WORK/k"
 MODDIR=$(echo "$WORK"/k/lib/modules/*/kernel)
+# The guest agent: Debian's qemu-ga, unpacked like the kernel.
+(cd "$WORK" && apt-get download qemu-guest-agent >>apt.log 2>&1) || { cat "$WORK/apt.log" >&2; exit 1; }
+dpkg -x "$WORK"/qemu-guest-agent_*.deb "$WORK/qga"
 
 # 2. The initramfs tree. `busybox --list` includes busybox itself: skip it, or the binary
 #    becomes a link to itself.
@@ -54,13 +62,26 @@ MODS=(drivers/input/evdev drivers/acpi/button
   drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
   drivers/virtio/virtio_pci drivers/block/virtio_blk
   net/core/failover drivers/net/net_failover drivers/net/virtio_net
-  drivers/virtio/virtio_balloon)
+  drivers/virtio/virtio_balloon drivers/char/virtio_console)
 # SCSI disks (virtio-scsi) and IDE CD-ROMs: loaded in the background after TB-GUEST-UP, as
 # they cost ~0.7 s of boot under TCG
 LATE=(drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/scsi/sd_mod drivers/scsi/virtio_scsi
   drivers/cdrom/cdrom drivers/scsi/sr_mod drivers/ata/libata drivers/ata/ata_piix fs/isofs/isofs)
 for m in "${MODS[@]}" "${LATE[@]}"; do cp "$MODDIR/$m.ko" "$R/lib/modules/"; done
 for m in "${MODS[@]}"; do basename "$m"; done >"$R/lib/modules/order"
+# qemu-ga and the shared libraries it needs, at the paths ldd resolves on this machine (the
+# same Debian release as the agent); the dynamic loader comes along as one of them.
+cp "$WORK/qga/usr/sbin/qemu-ga" "$R/bin/qemu-ga"
+libs=$(ldd "$R/bin/qemu-ga") || { echo "build-guest: ldd qemu-ga failed" >&2; exit 1; }
+if grep -q 'not found' <<<"$libs"; then
+  echo "build-guest: qemu-ga needs libraries this machine lacks:" >&2
+  grep 'not found' <<<"$libs" >&2
+  exit 1
+fi
+for lib in $(grep -o '/[^ ]*' <<<"$libs"); do
+  mkdir -p "$R$(dirname "$lib")"
+  cp -L "$lib" "$R$lib"
+done
 for m in "${LATE[@]}"; do basename "$m"; done >"$R/lib/modules/order.late"
 
 # busybox acpid runs <confdir>/PWRF/00000080 on a power-button press
@@ -89,6 +110,12 @@ echo online_movable >/sys/devices/system/memory/auto_online_blocks 2>/dev/null |
 echo "TB-GUEST-UP up=$(cut -d' ' -f1 /proc/uptime)"
 (for m in $(cat /lib/modules/order.late); do insmod /lib/modules/$m.ko || echo "TB-INSMOD-FAILED $m"; done) &
 [ $acpi = 1 ] && acpid -c /etc/acpi -l /var/log/acpid.log
+# the guest agent, on the port libvirt names org.qemu.guest_agent.0 (absent: no agent)
+for p in /sys/class/virtio-ports/*; do
+  [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+  qemu-ga -d -m virtio-serial -p "/dev/${p##*/}" -f /tmp/qemu-ga.pid -t /tmp \
+    && echo "TB-QGA up=$(cut -d' ' -f1 /proc/uptime)"
+done
 ip link set lo up
 n=0
 while :; do
@@ -112,6 +139,7 @@ while :; do
         if [ -n "$sum" ] && [ "$sum" != "$(cat "/tmp/seen.$d" 2>/dev/null)" ]; then
           echo "$sum" >"/tmp/seen.$d"
           ctx=$(sed -n -e "s/^\(ETH[0-9]*_IP\)='\([^']*\)'.*/\1=\2/p" \
+            -e "s/^\(ETH[0-9]*_ALIAS[0-9]*_IP\)='\([^']*\)'.*/\1=\2/p" \
             -e "s/^\(ETH[0-9]*_MAC\)='\([^']*\)'.*/\1=\2/p" /mnt/context.sh | tr '\n' ' ')
           grep -q "^SSH_PUBLIC_KEY='." /mnt/context.sh && ctx="${ctx}SSH_PUBLIC_KEY=yes"
           echo "TB-CONTEXT $d ${ctx% }"

@@ -4,7 +4,8 @@
 #
 #   oned-kit.sh up [DRIVER] testbed (2 hosts), the kit's packages, oned with that VM_MAD kvm
 #                           driver, the kit's objects (setup.py) and ours: a system datastore
-#                           with the ssh TM whose folder is private to each host. DRIVER:
+#                           with the ssh TM whose folder is private to each host, and an rsync
+#                           backup datastore on the last host. DRIVER:
 #                             onevmm (default)   bin/one_vmm_exec of this checkout
 #                             opennebula         OpenNebula's own driver, as the kit ships it
 #                             opennebula-local   OpenNebula's driver running onevmm's
@@ -32,6 +33,7 @@ export ONE_PORT=${ONE_PORT:-2733} ONE_MONITOR_PORT=${ONE_MONITOR_PORT:-4224}
 MAIN_GUEST=${MAIN_GUEST:-/tmp/onevmm-tb/guest}
 NHOSTS=2
 SSH_DS_NAME=onevmm-ssh-system
+BACKUP_DS_NAME=onevmm-backups
 STATE=$ONE_LOCATION/var/kit/onevmm
 
 log() { printf 'oned-kit: %s\n' "$*"; }
@@ -89,6 +91,22 @@ PY
     tbexec "$i" sh -c 'mountpoint -q "$1" || mount --bind "$2" "$1"' sh "$path" "$host_dir"
   done
   echo "$id" >"$STATE.ssh-ds"
+}
+
+# A backup datastore for BACKUP: OpenNebula's rsync driver, the backups kept on the second host.
+backup_datastore() {
+  python3 - "$KIT" "$BACKUP_DS_NAME" "$TB_NET.$((10 + NHOSTS))" <<'PY' >"$STATE.backup-ds"
+import sys, xml.etree.ElementTree as ET
+sys.path.insert(0, sys.argv[1])
+from one import call
+name, host = sys.argv[2], sys.argv[3]
+for d in ET.fromstring(call("one.datastorepool.info")):
+    if d.findtext("NAME") == name:
+        print(d.findtext("ID")); break
+else:
+    print(call("one.datastore.allocate", 'NAME="%s"\nTYPE="BACKUP_DS"\nDS_MAD="rsync"\nTM_MAD="-"\n'
+               'RSYNC_HOST="%s"\nRSYNC_USER="root"' % (name, host), -1))
+PY
 }
 
 unbind_ssh_datastore() {
@@ -164,6 +182,7 @@ cmd_up() {
   link_remotes "$want"
   python3 "$KIT/setup.py" >/dev/null || die "setup.py: the kit's objects or host monitoring failed (see $ONE_LOCATION/var/oned.log)"
   ssh_datastore
+  backup_datastore
   log "up with $want in $((SECONDS - t0)) s: $(one one.system.version) on 127.0.0.1:$ONE_PORT, hosts $TB_NET.11-$TB_NET.$((10 + NHOSTS))"
 }
 

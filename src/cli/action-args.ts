@@ -12,7 +12,13 @@ export interface DryRunAssumptions {
 export interface ActionOutput {
   // What goes to stdout (the UUID, the poll line…); '' for nothing.
   readonly output: string;
+  // The output is written as is, without a newline added (`exec --wait`: what the guest printed).
+  readonly raw?: boolean;
   readonly json: Record<string, unknown>;
+  // The process's exit code when the action succeeded (`exec --wait`: the guest command's); 0 if absent.
+  readonly exitCode?: number;
+  // Written to stderr as is (`exec --wait`: the guest command's stderr).
+  readonly stderr?: string;
 }
 
 export interface ActionInput {

@@ -7,6 +7,8 @@ import type { DryRunAssumptions } from './action-args.js';
 import type { CliIo } from './io.js';
 
 const FAKE_UUID = '00000000-0000-0000-0000-000000000000';
+const AGENT_PID = '{"return":{"pid":0}}\n';
+const AGENT_EXITED = '{"return":{"exited":true,"exitcode":0}}\n';
 
 function notFound(call: FakeCall): CommandError {
   return new CommandError({
@@ -122,7 +124,14 @@ export function createDryRunRunner(
       case 'qemu-img':
         if (argv[1] === 'info') return { stdout: '{"virtual-size": 67108864, "format": "qcow2"}\n' };
         break;
+      case 'qemu-agent-command': {
+        // guest-exec answers a pid; guest-exec-status, a command that ended with 0
+        const json = argv.at(-1) ?? '';
+        return { stdout: json.includes('guest-exec-status') ? AGENT_EXITED : AGENT_PID };
+      }
       case 'sh':
+        if (argv.includes('qemu-agent-command') && argv[2]?.includes('.exec-lock') === true)
+          return { stdout: argv[2].includes('guest-exec answered') ? AGENT_PID : '' };
         return { stdout: argv[2]?.includes('echo block') === true ? 'file\n' : '' };
     }
     return { stdout: '' };

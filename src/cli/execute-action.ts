@@ -12,7 +12,8 @@ export interface ExecuteFlags {
   readonly json?: boolean | undefined;
 }
 
-// Runs the action and prints its result; errors are thrown for the caller's single handler.
+// Runs the action and prints its result; resolves to the exit code. Errors are thrown for the
+// caller's single handler.
 export async function executeAction(
   name: string,
   action: RemoteAction,
@@ -20,7 +21,7 @@ export async function executeAction(
   input: ActionInput,
   flags: ExecuteFlags,
   io: CliIo,
-): Promise<void> {
+): Promise<number> {
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new OnevmmError('CANCELLED', `${name} interrupted`));
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -45,7 +46,11 @@ export async function executeAction(
       );
       if (progress !== undefined) progress('');
       if (flags.json === true) io.stdout(`${JSON.stringify({ action: name, ok: true, ...result.json })}\n`);
-      else if (result.output !== '') io.stdout(`${result.output}\n`);
+      else {
+        if (result.output !== '') io.stdout(result.raw === true ? result.output : `${result.output}\n`);
+        if (result.stderr !== undefined && result.stderr !== '') io.stderr(result.stderr.replace(/\n$/, ''));
+      }
+      return result.exitCode ?? 0;
     } finally {
       await built.close();
     }

@@ -4,7 +4,7 @@ import type { ActionContext } from '../actions/context.js';
 import type { MigrationProgress } from '../actions/migrate.js';
 import type { Template } from '../template/model.js';
 import type { ActionData } from '../template/vm.js';
-import { none, usage, type ActionInput, type RemoteAction } from './action-args.js';
+import { none, usage, type ActionInput, type ActionOutput, type RemoteAction } from './action-args.js';
 import { flagValueOf } from './flags.js';
 
 // Names the positional arguments; the last one is the host, the one before it the VM id.
@@ -277,7 +277,85 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
       return none();
     },
   },
+  exec: {
+    usage: '<vmid> <host> <command> [<stdin_base64>]  (OpenNebula passes no extra arguments)',
+    help:
+      'Runs <command> in the guest through the QEMU guest agent (guest-exec on one-<vmid>), split into words as a\n' +
+      'shell would (quotes, backslashes; no expansion). <stdin_base64> is its standard input. Prints the pid in the\n' +
+      'guest and writes it to /var/run/one/one-<vmid> on the host (under /var/run/one/.exec-lock), where\n' +
+      "OpenNebula's monitor probe collects the exit code and output for oned.\n" +
+      '--wait: write no pid file; wait for the command, print its stdout and stderr and exit with its exit code.',
+    readsStdin: false,
+    createsDomain: false,
+    parse: (positional) => {
+      if (positional.length < 3)
+        usage(
+          `exec: expected <vmid> <host> <command> then optionally <stdin_base64>, got ${positional.length} argument(s); see --help`,
+        );
+      return {
+        vmid: positional[0] ?? '',
+        host: positional[1] ?? '',
+        command: positional[2] ?? '',
+        stdin: positional[3] ?? '',
+      };
+    },
+    run: (ctx, request, input) => execInGuest(ctx, request, input.flags.has('--wait')),
+  },
+  exec_cancel: {
+    usage: '<vmid> <host>',
+    help: 'Kills (kill -9, through the guest agent) the command exec started in one-<vmid>, and removes its pid file.\nNo pid file: nothing to cancel, a success.',
+    readsStdin: false,
+    createsDomain: false,
+    parse: (positional) => {
+      if (positional.length < 2)
+        usage(`exec_cancel: expected <vmid> <host>, got ${positional.length} argument(s); see --help`);
+      return { vmid: positional[0] ?? '', host: positional[1] ?? '' };
+    },
+    async run(ctx, request) {
+      const { cancelGuestCommand } = await import('../actions/guest-exec.js');
+      const vmid = request['vmid'] ?? '';
+      const pid = await cancelGuestCommand(ctx, {
+        host: request['host'] ?? '',
+        domain: request['deploy_id'] ?? `one-${vmid}`,
+        vmid,
+      });
+      return { output: pid === undefined ? '' : String(pid), json: { killed: pid ?? null } };
+    },
+  },
 };
+
+// exec: starts the command (pid file for OpenNebula's monitor), or with --wait runs it to the end.
+async function execInGuest(
+  ctx: ActionContext,
+  request: Record<string, string>,
+  wait: boolean,
+): Promise<ActionOutput> {
+  const guest = await import('../actions/guest-exec.js');
+  const vmid = request['vmid'] ?? '';
+  const host = request['host'] ?? '';
+  const domain = request['deploy_id'] ?? `one-${vmid}`;
+  const pid = await guest.startGuestCommand(ctx, {
+    host,
+    domain,
+    vmid,
+    command: request['command'] ?? '',
+    stdin: request['stdin'],
+    pidFile: !wait,
+  });
+  if (!wait) return { output: String(pid), json: { pid } };
+  const result = await guest.waitGuestCommand(ctx, host, domain, pid);
+  const stdout = result.stdout.toString('utf8');
+  const stderr = result.stderr.toString('utf8');
+  if (result.truncated) ctx.log('W', 'the guest agent truncated the output (16 MiB at most)');
+  return {
+    output: stdout,
+    raw: true,
+    stderr,
+    // a command ended by a signal exits as a shell reports it: 128 + the signal
+    exitCode: result.exitCode ?? 128 + (result.signal ?? 0),
+    json: { pid, exitCode: result.exitCode, signal: result.signal, stdout, stderr },
+  };
+}
 
 function snapshotAction(name: 'snapshot_revert' | 'snapshot_delete', help: string): RemoteAction {
   return {

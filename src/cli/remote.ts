@@ -68,7 +68,7 @@ export async function runRemoteAction(
     const request = action.parse(positional, flags);
     const stdin =
       action.readsStdin && !flags.has('--template') && !flags.has('--vm-xml') ? await readStdin() : '';
-    await executeAction(
+    return await executeAction(
       name,
       action,
       request,
@@ -76,7 +76,6 @@ export async function runRemoteAction(
       { kvmrc: flagValueOf(flags, '--kvmrc'), dryRun: flags.has('--dry-run'), json: flags.has('--json') },
       io,
     );
-    return 0;
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     if (flags.has('--json')) io.stdout(`${JSON.stringify({ action: name, ok: false, error: message })}\n`);

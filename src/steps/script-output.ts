@@ -40,11 +40,24 @@ export function readScriptStderr(stderr: string): ScriptStderr {
   return { logs, message };
 }
 
-// The message of a failed script: its plain stderr lines, else its ERROR lines, else nothing.
+// The message of a failed script: its plain stderr lines, else its ERROR lines, else nothing;
+// a long one shortened to what says what went wrong.
 export function failureMessage(stderr: ScriptStderr): string {
-  if (stderr.message.length > 0) return stderr.message.join('\n');
-  return stderr.logs
-    .filter((log) => log.severity === 'E')
-    .map((log) => log.text)
-    .join('\n');
+  if (stderr.message.length > 0) return telling(stderr.message).join('\n');
+  return telling(stderr.logs.filter((log) => log.severity === 'E').map((log) => log.text)).join('\n');
+}
+
+const MOST_LINES = 3;
+const SAYS_WHAT_FAILED =
+  /error|fail|denied|no space|not found|no such|cannot|can't|unable|refused|timed out|invalid|not permitted/i;
+
+// Scripts that print their whole command or a `set -x` trace when they fail (OpenNebula's rsync
+// backup does) would make a FAILURE of a screenful: the last lines that say what failed are kept
+// (else the last lines). The whole text is in the VM log already, one LOG line each.
+function telling(lines: readonly string[]): readonly string[] {
+  if (lines.length <= MOST_LINES) return lines;
+  const saying = lines.filter(
+    (line) => SAYS_WHAT_FAILED.test(line) && !line.startsWith('+') && !/^command failed:?$/i.test(line),
+  );
+  return (saying.length > 0 ? saying : lines).slice(-MOST_LINES);
 }

@@ -57,6 +57,8 @@ describe('runRemoteAction --help', () => {
       'deploy',
       'detach_disk',
       'detach_nic',
+      'exec',
+      'exec_cancel',
       'migrate',
       'migrate_local',
       'poll',

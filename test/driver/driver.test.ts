@@ -443,7 +443,7 @@ describe('Driver: failures', () => {
     ]);
   });
 
-  it.each(['CHECKPOINT', 'DISKSNAPSHOTREVERT', 'FOO', 'EXEC'])(
+  it.each(['CHECKPOINT', 'DISKSNAPSHOTREVERT', 'FOO'])(
     'replies "%s FAILURE <vmid> unsupported action" for an action it does not know',
     async (action) => {
       const runner = new FakeRunner();

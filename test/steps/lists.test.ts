@@ -517,6 +517,19 @@ describe("issue 10's step lists (payloads recorded from a real oned, VMs 83 and 
     ]);
   });
 
+  it('UPDATENIC for a network the VM has no NIC in: FAILURE with the network id first, nothing run', async () => {
+    const payload = fixture('shared-updatenic.xml').replace(
+      '<VIRTUAL_NETWORK_ID>0</VIRTUAL_NETWORK_ID>',
+      '<VIRTUAL_NETWORK_ID>7</VIRTUAL_NETWORK_ID>',
+    );
+    const runner = new FakeRunner();
+    const { lines } = await run('UPDATENIC', 85, payload, runner);
+    expect(lines).toEqual([
+      `UPDATENIC FAILURE 85 7 VM 85 has no NIC in virtual network 7: update_nic not run on ${K1}`,
+    ]);
+    expect(runner.calls).toEqual([]);
+  });
+
   it('DISKSNAPSHOTCREATE: the TM command with _LIVE for a kvm-shared disk, else OpenNebula refuses', async () => {
     const payload = fixture('shared-disksnapshotcreate.xml');
     const { scripts, lines } = await run('DISKSNAPSHOTCREATE', 83, payload, new FakeRunner({ fallback: {} }));
@@ -627,6 +640,61 @@ describe("issue 10's step lists (payloads recorded from a real oned, VMs 83 and 
       ok(83, 'transfer manager', 'tm_context'),
       ok(83, 'virtualization', 'reconfigure'),
       'DETACHNIC SUCCESS 83 -',
+    ]);
+  });
+});
+
+describe('EXEC and EXEC_CANCEL (VM 87, payloads recorded from a real oned)', () => {
+  it('EXEC: guest-exec on one-<vmid> (DEPLOY_ID is the UUID), the pid file for the monitor, reply -', async () => {
+    const runner = new FakeRunner().reply('qemu-agent-command', { stdout: '{"return":{"pid":178}}\n' });
+    const { lines, calls } = await run('EXEC', 87, fixture('shared-exec.xml'), runner);
+    expect(lines).toEqual(['EXEC SUCCESS 87 -']);
+    expect(calls.map((call) => [call.host, ...call.step.argv.slice(4)])).toEqual([
+      [
+        '10.77.2.12',
+        '/var/run/one',
+        '87',
+        'virsh',
+        '--connect',
+        'qemu:///system',
+        'qemu-agent-command',
+        '--timeout',
+        '10',
+        '--',
+        'one-87',
+        '{"execute":"guest-exec","arguments":{"path":"sleep","arg":["100"],"capture-output":true,"input-data":"aW4gcHV0"}}',
+      ],
+    ]);
+  });
+
+  it('EXEC with the agent down: one FAILURE naming the host, the step and libvirt', async () => {
+    const runner = new FakeRunner().reply('qemu-agent-command', {
+      exitCode: 1,
+      stderr: 'error: Guest agent is not responding: QEMU guest agent is not connected\n',
+    });
+    const { lines } = await run('EXEC', 87, fixture('shared-exec.xml'), runner);
+    expect(lines.filter((line) => !line.startsWith('LOG'))).toHaveLength(1);
+    expect(lines.at(-1)).toBe(
+      'EXEC FAILURE 87 guest-exec failed on 10.77.2.12: exit code 1: error: Guest agent is not responding: QEMU guest agent is not connected',
+    );
+  });
+
+  it('EXEC with a command that cannot be split runs nothing', async () => {
+    const runner = new FakeRunner();
+    const payload = fixture('shared-exec.xml').replace('<![CDATA[sleep 100]]>', "<![CDATA[sh -c 'x]]>");
+    const { lines } = await run('EXEC', 87, payload, runner);
+    expect(lines).toEqual([
+      "EXEC FAILURE 87 the command cannot be split into words (Got EOF while in a quoted string): sh -c 'x",
+    ]);
+    expect(runner.calls).toEqual([]);
+  });
+
+  it('EXEC_CANCEL: the cancel script for VM 87 on its host', async () => {
+    const runner = new FakeRunner().reply('.exec-lock', { stdout: '178\n' });
+    const { lines, calls } = await run('EXEC_CANCEL', 87, fixture('shared-exec-cancel.xml'), runner);
+    expect(lines).toEqual(['EXEC_CANCEL SUCCESS 87 -']);
+    expect(calls.map((call) => [call.host, ...call.step.argv.slice(4)])).toEqual([
+      ['10.77.2.12', '/var/run/one', '87', 'qemu:///system', 'one-87', '10'],
     ]);
   });
 });

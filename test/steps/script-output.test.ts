@@ -22,4 +22,28 @@ describe('readScriptStderr', () => {
     expect(failureMessage(readScriptStderr('INFO: a\n'))).toBe('');
     expect(failureMessage(readScriptStderr(''))).toBe('');
   });
+
+  it('shortens a long message to its last lines that say what failed (the rsync backup of a full datastore)', () => {
+    // what OpenNebula's rsync backup printed on the testbed when the backup host's disk was full
+    const stderr = [
+      'Command failed:',
+      'export LANG=C',
+      'set -ex -o pipefail',
+      'BKSIZE=`du -sm /ds/0/88/backup`',
+      'rsync -aS /ds/0/88/backup/ root@10.77.2.12:/ds/101/88/4606c7/ > /dev/null',
+      'Error copying backup: ++ du -sm /ds/0/88/backup',
+      "+ BKSIZE='1 /ds/0/88/backup'",
+      '+ rsync -aS /ds/0/88/backup/ root@10.77.2.12:/ds/101/88/4606c7/',
+      'rsync: [receiver] write failed on "/ds/101/88/4606c7/vm.xml": No space left on device (28)',
+      'rsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]',
+    ].join('\n');
+    expect(failureMessage(readScriptStderr(stderr))).toBe(
+      [
+        'Error copying backup: ++ du -sm /ds/0/88/backup',
+        'rsync: [receiver] write failed on "/ds/101/88/4606c7/vm.xml": No space left on device (28)',
+        'rsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]',
+      ].join('\n'),
+    );
+    expect(failureMessage(readScriptStderr('a\nb\nc\nd\ne\n'))).toBe('c\nd\ne');
+  });
 });

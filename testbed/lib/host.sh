@@ -4,7 +4,7 @@
 
 # Directories bound privately in every host's mount ns (empty mount points in the root fs).
 # shellcheck disable=SC2034 # (used by testbed.sh)
-TB_BIND_POINTS=(/run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt)
+TB_BIND_POINTS=(/run/libvirt /run/one /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt)
 
 # Prints "ok" (netns and both ns files there), "none" (none of them) or "partial".
 host_ns_state() {
@@ -20,11 +20,12 @@ host_ns_state() {
 create_host_ns() {
   local i=$1 h d
   h=$(tb_name "$i") d=$(tb_hdir "$i")
-  mkdir -p "$d"/{run,lib,log/qemu,etc,local,home/.ssh,cg} "$TB_DIR"/{cache,local,shared}
+  mkdir -p "$d"/{run,one,lib,log/qemu,etc,local,home/.ssh,cg} "$TB_DIR"/{cache,local,shared}
   touch "$TB_DIR/ns/$h.mnt" "$TB_DIR/ns/$h.uts"
   # Inside the new namespaces (the script runs there, so $1..$n are its arguments):
   #  - hostname; private /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /etc/libvirt, a
-  #    private /root (the machine's ~/.bashrc costs ~100 ms per ssh command; ~/.ssh/config
+  #    private /run/one (OpenNebula's node package makes /var/run/one: the guest-exec pid files
+  #    of EXEC and its lock live there, read by the monitor's probe), a private /root (the machine's ~/.bashrc costs ~100 ms per ssh command; ~/.ssh/config
   #    knows the other hosts) and the testbed's /etc/hosts;
   #  - one qemu capability cache for all hosts (only the first libvirtd probes qemu);
   #  - $TB_DIR/local: same path, another directory per host (a local datastore);
@@ -38,6 +39,7 @@ create_host_ns() {
       h=$1 d=$2 tb=$3 tcg=$4
       hostname "$h"
       mount --bind "$d/run" /run/libvirt
+      mount --bind "$d/one" /run/one
       mount --bind "$d/lib" /var/lib/libvirt
       mount --bind "$d/log" /var/log/libvirt
       mount --bind "$d/etc" /etc/libvirt

@@ -1,4 +1,4 @@
-// `onevmm deploy|shutdown|cancel|reboot|reset|save|restore|poll|cleanup`: the actions by hand,
+// `onevmm deploy|shutdown|cancel|…|exec|exec-cancel`: the actions by hand,
 // host first. They run the same code as remotes/vmm/kvm/<action>.
 import type { Argv } from 'yargs';
 import { executeAction } from '../execute-action.js';
@@ -7,6 +7,7 @@ import { REMOTE_ACTIONS } from '../remote-actions.js';
 import { CLI_ONLY_ACTIONS } from '../cli-only-actions.js';
 import { readTextFile } from '../../setup/load-vm.js';
 import { decodeStdinDocument } from '../../template/parse-action-data.js';
+import { usage } from '../action-args.js';
 
 export interface GlobalFlags {
   readonly kvmrc?: string | undefined;
@@ -255,7 +256,60 @@ export const ACTION_COMMANDS: readonly CommandSpec[] = [
         },
       }),
   },
+  {
+    command: 'exec <host> <vm> <command>',
+    describe:
+      "run a command in the guest (QEMU guest agent); leaves the pid for OpenNebula's monitor, or --wait for the result",
+    action: 'exec',
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the VM: one-<id> or its id'],
+      ['command', 'the command and its arguments, one word list as a shell would split it'],
+    ],
+    options: {
+      'stdin-file': ['string', "a file to give the command as its standard input ('-': this stdin)"],
+      wait: ['boolean', 'wait for the command; print its stdout and stderr and exit with its exit code'],
+    },
+    request: async (args) => {
+      const { vmid, domain } = guestVm(str(args, 'vm'));
+      const file = str(args, 'stdinFile');
+      const stdin = file === '' ? '' : (await readInputFile(file)).toString('base64');
+      const flags = new Map<string, string | true>(args['wait'] === true ? [['--wait', true]] : []);
+      return {
+        request: { host: str(args, 'host'), deploy_id: domain, vmid, command: str(args, 'command'), stdin },
+        flags,
+      };
+    },
+  },
+  {
+    command: 'exec-cancel <host> <vm>',
+    describe: 'kill the command exec started in the guest (kill -9 through the agent)',
+    action: 'exec_cancel',
+    positionals: [
+      ['host', 'the hypervisor host'],
+      ['vm', 'the VM: one-<id> or its id'],
+    ],
+    request: (args) => {
+      const { vmid, domain } = guestVm(str(args, 'vm'));
+      return Promise.resolve({ request: { host: str(args, 'host'), deploy_id: domain, vmid } });
+    },
+  },
 ];
+
+// exec's VM: its pid file is named after the VM id, so the domain is one-<id>.
+function guestVm(vm: string): { vmid: string; domain: string } {
+  const id = /^(?:one-)?(\d+)$/.exec(vm)?.[1];
+  if (id === undefined)
+    usage(`exec: the VM must be one-<id> or <id> (its pid file is named after the id), got ${vm}`);
+  return { vmid: id, domain: `one-${id}` };
+}
+
+async function readInputFile(file: string): Promise<Buffer> {
+  if (file !== '-') return (await import('node:fs/promises')).readFile(file);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 // A command that reads the VM document (template, <VM> or action XML) from a file.
 function vmDocumentCommand(command: string, action: string, describe: string): CommandSpec {
@@ -320,6 +374,5 @@ async function runActionCommand(spec: CommandSpec, args: Args, io: CliIo): Promi
   const action = REMOTE_ACTIONS[name] ?? CLI_ONLY_ACTIONS[name];
   if (action === undefined) throw new Error(`no action ${name}`);
   const { request, stdin = '', flags = new Map<string, string | true>() } = await spec.request(args);
-  await executeAction(name, action, request, { stdin, flags }, args, io);
-  return 0;
+  return executeAction(name, action, request, { stdin, flags }, args, io);
 }

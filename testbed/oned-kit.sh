@@ -67,6 +67,22 @@ current_driver() { cat "$ONE_LOCATION/var/kit/driver" 2>/dev/null || true; }
 
 oned_running() { "$KIT/oned.sh" status >/dev/null 2>&1; }
 
+# oned refuses to start while $ONE_LOCATION/var/lock/.lock exists (it creates it exclusively
+# and removes it on a clean stop). An oned that died, or a machine restored from a snapshot
+# with this /tmp but none of its processes, leaves it behind: remove it when no process runs
+# this ONE_LOCATION's oned.
+clear_stale_lock() {
+  local lock=$ONE_LOCATION/var/lock/.lock p
+  [[ -e $lock ]] || return 0
+  for p in /proc/[0-9]*; do
+    if [[ $(readlink "$p/exe" 2>/dev/null) == "$ONE_LOCATION/bin/oned" ]]; then
+      die "an oned (pid ${p#/proc/}) runs from $ONE_LOCATION without the kit's pid file; stop it first"
+    fi
+  done
+  rm -f "$lock"
+  log "removed the lock of an oned that is gone ($lock)"
+}
+
 # Our system datastore with the ssh TM: each host has its own folder there (a bind in its mount
 # namespace), as hosts of a non-shared datastore do; the front-end has its own too.
 ssh_datastore() {
@@ -177,6 +193,7 @@ cmd_up() {
       oned_up "$driver"
     fi
   else
+    clear_stale_lock
     oned_up "$driver"
   fi
   link_remotes "$want"

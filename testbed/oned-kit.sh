@@ -11,7 +11,8 @@
 #                             opennebula-local   OpenNebula's driver running onevmm's
 #                                                remotes/vmm/kvm executables as local actions
 #                                                (-l), linked into the kit's remotes
-#                           Safe to rerun; with another driver, oned restarts on the same DB.
+#                           Safe to rerun; with another driver, or a build of onevmm newer than
+#                           the running oned, oned restarts on the same DB.
 #   oned-kit.sh down        stops oned, undoes the host binds, takes the testbed down.
 #   oned-kit.sh status      which driver runs, oned's hosts and VMs; exit 3 when oned is down.
 #   oned-kit.sh env         `export` lines: ONE_LOCATION, ONE_XMLRPC, ONE_AUTH, the TB_* settings.
@@ -185,7 +186,12 @@ cmd_up() {
   bash "$HERE/testbed.sh" up "$NHOSTS" | sed 's/^/  /'
   "$KIT/install-deps.sh" | sed 's/^/  /'
   if oned_running; then
-    if [[ $(current_driver) == "$driver" ]]; then
+    if [[ $(current_driver) == "$driver" && $want == onevmm && -n $(find "$ROOT/dist" -newer "$ONE_LOCATION/var/kit/oned.pid" -print -quit 2>/dev/null) ]]; then
+      # oned started the driver before this build: it would go on running the old code
+      log "onevmm was built after oned started: restarting it (same database)"
+      "$KIT/oned.sh" down | sed 's/^/  /'
+      oned_up "$driver"
+    elif [[ $(current_driver) == "$driver" ]]; then
       log "oned already runs with $want"
     else
       log "oned runs with $(current_driver): restarting it with $want (same database)"

@@ -49,15 +49,24 @@ export function failureMessage(stderr: ScriptStderr): string {
 
 const MOST_LINES = 3;
 const SAYS_WHAT_FAILED =
-  /error|fail|denied|no space|not found|no such|cannot|can't|unable|refused|timed out|invalid|not permitted/i;
+  /\berror|\bfail|denied|no space|not found|no such|cannot|can't|unable|refused|timed out|invalid|not permitted/i;
 
 // Scripts that print their whole command or a `set -x` trace when they fail (OpenNebula's rsync
 // backup does) would make a FAILURE of a screenful: the last lines that say what failed are kept
-// (else the last lines). The whole text is in the VM log already, one LOG line each.
+// (a trace glued to one, `Error copying backup: ++ du …`, cut off), and when fewer than three do,
+// the trace's last command (the one that failed under `set -e`); else the last lines. The whole
+// text is in the VM log already, one LOG line each.
 function telling(lines: readonly string[]): readonly string[] {
   if (lines.length <= MOST_LINES) return lines;
-  const saying = lines.filter(
-    (line) => SAYS_WHAT_FAILED.test(line) && !line.startsWith('+') && !/^command failed:?$/i.test(line),
-  );
-  return (saying.length > 0 ? saying : lines).slice(-MOST_LINES);
+  const saying = lines
+    .filter(
+      (line) => SAYS_WHAT_FAILED.test(line) && !line.startsWith('+') && !/^command failed:?$/i.test(line),
+    )
+    .map((line) => line.replace(/:\s+\++ .*$/, ''))
+    .slice(-MOST_LINES);
+  if (saying.length === 0) return lines.slice(-MOST_LINES);
+  const traced = lines.findLast((line) => /^\+ /.test(line));
+  return saying.length < MOST_LINES && traced !== undefined
+    ? [...saying, `last command: ${traced.slice(2)}`]
+    : saying;
 }

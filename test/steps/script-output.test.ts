@@ -39,11 +39,27 @@ describe('readScriptStderr', () => {
     ].join('\n');
     expect(failureMessage(readScriptStderr(stderr))).toBe(
       [
-        'Error copying backup: ++ du -sm /ds/0/88/backup',
+        'Error copying backup',
         'rsync: [receiver] write failed on "/ds/101/88/4606c7/vm.xml": No space left on device (28)',
         'rsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]',
       ].join('\n'),
     );
     expect(failureMessage(readScriptStderr('a\nb\nc\nd\ne\n'))).toBe('c\nd\ne');
+  });
+
+  it("names the trace's last command when the tool's own message is missing (rsync cut off by ssh, exit 255)", () => {
+    // the same backup on the testbed another time: rsync's message never reached the driver
+    const stderr = [
+      'Command failed:',
+      'set -ex -o pipefail',
+      'rsync -aS /ds/0/89/backup/ root@10.77.2.12:/ds/101/89/b7502b/ > /dev/null',
+      'Error copying backup: ++ du -sm /ds/0/89/backup',
+      "+ BKSIZE='1 /ds/0/89/backup'",
+      '++ ls /ds/0/89/backup/disk.0.0',
+      '+ rsync -aS /ds/0/89/backup/ root@10.77.2.12:/ds/101/89/b7502b/',
+    ].join('\n');
+    expect(failureMessage(readScriptStderr(stderr))).toBe(
+      'Error copying backup\nlast command: rsync -aS /ds/0/89/backup/ root@10.77.2.12:/ds/101/89/b7502b/',
+    );
   });
 });

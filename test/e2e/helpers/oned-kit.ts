@@ -43,6 +43,7 @@ export interface Kit {
     readonly dataImage: number;
     readonly vnet: number;
     readonly sshDatastore: number;
+    readonly backupDatastore: number;
   };
   readonly pubkey: string;
   readonly guest: { readonly kernel: string; readonly initrd: string };
@@ -82,6 +83,7 @@ export async function kitUp(driver: Driver): Promise<Kit> {
       dataImage: ids['image:data'] ?? -1,
       vnet: ids['vnet'] ?? -1,
       sshDatastore: Number(readFileSync(`${ONE_LOCATION}/var/kit/onevmm.ssh-ds`, 'utf8').trim()),
+      backupDatastore: Number(readFileSync(`${ONE_LOCATION}/var/kit/onevmm.backup-ds`, 'utf8').trim()),
     },
     pubkey: readFileSync(`${KIT_TB.dir}/id_ed25519.pub`, 'utf8').trim(),
     guest: { kernel: `${KIT_TB.dir}/guest/vmlinuz`, initrd: `${KIT_TB.dir}/guest/initrd.gz` },
@@ -148,7 +150,7 @@ const LCM: Readonly<Record<number, string>> = {
   36: 'BOOT_FAILURE', 37: 'BOOT_MIGRATE_FAILURE', 38: 'PROLOG_MIGRATE_FAILURE', 39: 'PROLOG_FAILURE',
   40: 'EPILOG_FAILURE', 41: 'EPILOG_STOP_FAILURE', 42: 'EPILOG_UNDEPLOY_FAILURE', 57: 'DISK_SNAPSHOT',
   59: 'DISK_SNAPSHOT_DELETE', 60: 'PROLOG_MIGRATE_UNKNOWN', 61: 'PROLOG_MIGRATE_UNKNOWN_FAILURE',
-  62: 'DISK_RESIZE', 66: 'HOTPLUG_RESIZE',
+  62: 'DISK_RESIZE', 66: 'HOTPLUG_RESIZE', 69: 'BACKUP', 70: 'BACKUP_POWEROFF',
 }; // prettier-ignore
 
 const xml = new XMLParser({
@@ -215,7 +217,9 @@ export async function settle(
     const view = await vmView(rpc, id);
     if (view.state !== before.state) left = true;
     const wanted = options.done?.(view) ?? true;
-    if (left && wanted && END_STATES.test(view.state)) return view;
+    // with a `done` test, its answer is the proof that the request was carried out (UPDATESG
+    // changes no state)
+    if ((left || options.done !== undefined) && wanted && END_STATES.test(view.state)) return view;
     // a request oned answered without a visible state change
     if (!left && wanted && Date.now() - started > 10_000 && END_STATES.test(view.state)) return view;
     if (Date.now() - started > (options.timeoutMs ?? 120_000))

@@ -78,9 +78,9 @@ export class Life {
     return view;
   }
 
-  // The VM, on hold, instantiated from the e2e template.
-  async create(templateId: number): Promise<number> {
-    this.vmid = await this.kit.rpc.callId('one.template.instantiate', templateId, '', true, '', false);
+  // The VM, on hold, instantiated from the e2e template (plus `extra` template text).
+  async create(templateId: number, extra = ''): Promise<number> {
+    this.vmid = await this.kit.rpc.callId('one.template.instantiate', templateId, '', true, extra, false);
     return this.vmid;
   }
 
@@ -139,6 +139,12 @@ export async function heartbeat(
       );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+// Removes the guest bridge on every kit host: the VM's network driver must create it.
+export function removeBridges(kit: Kit): void {
+  for (const host of kit.hosts)
+    kitHostRun(host, ['sh', '-c', 'ip link show br0 >/dev/null 2>&1 && ip link delete br0; true']);
 }
 
 export { ensureTemplate, serialLog, waitSerial, kitHostRun };

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { OnevmmError } from '../util/errors.js';
 import { addActionCommands } from './commands/actions.js';
 import { describeTranslate, runTranslate } from './commands/translate.js';
+import { describeRequest, runRequest } from './commands/request.js';
 import { processIo, type CliIo } from './io.js';
 
 // Runs the CLI on argv (without node and script) and resolves to the exit code.
@@ -17,6 +18,14 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       describeTranslate,
       async (args) => {
         exitCode = await runTranslate(args, io);
+      },
+    )
+    .command(
+      'request <action> <vmid> <payload>',
+      "run one request of oned's protocol from its payload, with every TM, VNM, DS and VMM step the driver runs; prints the driver's reply",
+      describeRequest,
+      async (args) => {
+        exitCode = await runRequest(args, io);
       },
     )
     .option('defaults', {

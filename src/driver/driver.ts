@@ -3,9 +3,9 @@
 import { sleepFor, type ActionContext } from '../actions/context.js';
 import type { KvmConfig } from '../config/kvm-config.js';
 import type { HostRunner } from '../host/runner.js';
-import { OnevmmError } from '../util/errors.js';
+import { describeFailure, OnevmmError } from '../util/errors.js';
 import type { DriverOptions } from './arguments.js';
-import { prepareAction, type HandlerEnv } from './handlers.js';
+import { prepareAction, type HandlerEnv } from '../steps/prepare.js';
 import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 
@@ -158,11 +158,4 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-// One line for a FAILURE reply: the error's own message (it names host, step and libvirt's message).
-export function describeFailure(error: unknown): string {
-  if (error instanceof OnevmmError) return error.message;
-  if (error instanceof Error) return `internal error: ${error.message}`;
-  return `internal error: ${String(error)}`;
 }

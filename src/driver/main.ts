@@ -9,11 +9,12 @@ import { loadDefaults } from '../setup/load-vm.js';
 import { resolveDefaultsPath } from '../setup/paths.js';
 import type { Template } from '../template/model.js';
 import { parseDriverArguments } from './arguments.js';
-import { describeFailure, Driver } from './driver.js';
+import { Driver } from './driver.js';
+import { describeFailure } from '../util/errors.js';
 import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { withRetries } from '../host/retrying-runner.js';
 import { LocalRunner } from '../host/local-runner.js';
-import { loadStepEnv } from './step-env.js';
+import { loadStepEnv } from '../steps/step-env.js';
 
 function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);

@@ -1,4 +1,5 @@
 // oned's VMM protocol lines (reference §2.3, §2.5): requests in, result and LOG lines out.
+import { toOneLine } from '../util/one-line.js';
 
 export type Request =
   | { readonly kind: 'init' }
@@ -32,20 +33,6 @@ export function parseRequest(line: string): Request {
 function describe(word: string): string {
   const printable = word.replace(/[^\x20-\x7E]/gu, '?');
   return `'${printable.length > 40 ? `${printable.slice(0, 40)}…` : printable}'`;
-}
-
-// Makes text fit one protocol line: each line trimmed, control characters as spaces, lines joined
-// with '; ', bounded length (never cutting a surrogate pair); '-' when nothing is left.
-export function toOneLine(text: string, max = 2000): string {
-  const flat = text
-    .split(/[\r\n]+/)
-    .map((line) => line.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').trim())
-    .filter((line) => line !== '')
-    .join('; ');
-  if (flat === '') return '-';
-  if (flat.length <= max) return flat;
-  const cut = /[\uD800-\uDBFF]/.test(flat.charAt(max - 1)) ? max - 1 : max;
-  return `${flat.slice(0, cut)}…`;
 }
 
 // `<ACTION> SUCCESS|FAILURE <vmid> <info>`.

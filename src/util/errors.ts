@@ -22,6 +22,13 @@ export class OnevmmError extends Error {
   }
 }
 
+// One line for a FAILURE reply: the error's own message (it names host, step and libvirt's message).
+export function describeFailure(error: unknown): string {
+  if (error instanceof OnevmmError) return error.message;
+  if (error instanceof Error) return `internal error: ${error.message}`;
+  return `internal error: ${String(error)}`;
+}
+
 // Ends an action with an ACTION error: it could not do what it was asked (one line, for FAILURE).
 export function failAction(message: string): never {
   throw new OnevmmError('ACTION', message);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatLog, formatResult, parseRequest, toOneLine } from '../../src/driver/protocol.js';
+import { formatLog, formatResult, parseRequest } from '../../src/driver/protocol.js';
+import { toOneLine } from '../../src/util/one-line.js';
 
 const B64 = 'PFZNTV9EUklWRVJfQUNUSU9OX0RBVEE+PC9WTU1fRFJJVkVSX0FDVElPTl9EQVRBPg==';
 

@@ -4,7 +4,7 @@
 // migration with the shared and the ssh TM. Then the same lives with OpenNebula's own driver:
 // the same states and the same host contents (the differential). Failing steps leave nothing.
 import { spawnSync } from 'node:child_process';
-import { renameSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostContents, kitMissing, kitUp, ONE_LOCATION, type Kit } from '../helpers/oned-kit.js';
@@ -199,6 +199,24 @@ async function onevmmOps(kit: Kit, ops: OpsLife): Promise<void> {
     status: 4,
     stdout: 'out\n',
     stderr: 'err\n',
+  });
+
+  // the request oned sent for UPDATENIC, replayed by hand: the same steps, the same reply
+  const drvlog = `${ONE_LOCATION}/var/drvlog/vmm`;
+  const recorded = readdirSync(drvlog)
+    .filter((name) => name.endsWith(`-UPDATENIC-${ops.vmid}.xml`))
+    .map((name) => `${drvlog}/${name}`)
+    .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
+    .at(-1);
+  expect(recorded, 'the kit recorded the UPDATENIC payload').toBeDefined();
+  const replay = spawnSync(
+    ONEVMM,
+    [`--kvmrc=${ONE_LOCATION}/etc/onevmm-kvmrc`, 'request', 'UPDATENIC', String(ops.vmid), recorded ?? ''],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ONE_LOCATION } },
+  );
+  expect({ status: replay.status, stdout: replay.stdout }).toEqual({
+    status: 0,
+    stdout: `UPDATENIC SUCCESS ${ops.vmid} ${kit.ids.vnet} bridge: -\n`,
   });
 
   const backupHost = kit.hosts.at(-1) as Kit['hosts'][0];

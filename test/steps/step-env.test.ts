@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadStepEnv } from '../../src/driver/step-env.js';
+import { loadStepEnv } from '../../src/steps/step-env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onevmm-one-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

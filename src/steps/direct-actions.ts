@@ -6,8 +6,8 @@ import { getVectors } from '../template/model.js';
 import { activeSnapshot } from '../translate/action-inputs.js';
 import type { Vm } from '../template/vm.js';
 import { failAction, TranslateError } from '../util/errors.js';
-import type { OnedRequest } from '../steps/request.js';
-import type { HandlerEnv, PreparedAction } from './handlers.js';
+import type { OnedRequest } from './request.js';
+import type { HandlerEnv, PreparedAction } from './prepare.js';
 
 export const DIRECT_ACTIONS = new Set([
   'POLL',

@@ -4,14 +4,14 @@
 // one script (POLL, SNAPSHOTCREATE, SNAPSHOTDELETE, RESIZE), that action alone.
 import type { ActionContext } from '../actions/context.js';
 import type { CpuSampleStore } from '../actions/poll.js';
-import type { StepEnv, StepTarget } from '../steps/run-steps.js';
-import type { OnedRequest, StepList, StepServices } from '../steps/request.js';
+import type { StepEnv, StepTarget } from './run-steps.js';
+import type { OnedRequest, StepList, StepServices } from './request.js';
 import { parseActionData } from '../template/parse-action-data.js';
 import type { ActionData } from '../template/vm.js';
 import { failAction } from '../util/errors.js';
 import { prepareDirectAction, DIRECT_ACTIONS } from './direct-actions.js';
 import { STEP_LISTS } from './step-lists.js';
-import { buildVnmMessage, type VnmMessage } from '../steps/vnm-message.js';
+import { buildVnmMessage, type VnmMessage } from './vnm-message.js';
 
 export interface HandlerEnv extends StepServices {
   readonly samples: CpuSampleStore;
@@ -75,7 +75,7 @@ export function prepareAction(
     ...(list.prefix === undefined ? {} : { prefix: list.prefix }),
     ...(list.alongside === true ? { alongside: true } : {}),
     run: async (ctx) => {
-      const { runSteps } = await import('../steps/run-steps.js');
+      const { runSteps } = await import('./run-steps.js');
       await list.before?.(ctx);
       return runSteps(ctx, env.steps, target, list.steps, list.main);
     },

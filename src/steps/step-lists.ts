@@ -1,8 +1,8 @@
 // The protocol actions OpenNebula master runs as step lists, and the list of each.
-import type { OnedRequest, StepList } from '../steps/request.js';
-import type { StepEnv } from '../steps/run-steps.js';
-import { updateNicSteps, updateSgSteps } from '../steps/lists/network.js';
-import { backupCancelSteps, backupSteps, diskSnapshotCreateSteps } from '../steps/lists/storage.js';
+import type { OnedRequest, StepList } from './request.js';
+import type { StepEnv } from './run-steps.js';
+import { updateNicSteps, updateSgSteps } from './lists/network.js';
+import { backupCancelSteps, backupSteps, diskSnapshotCreateSteps } from './lists/storage.js';
 import {
   cleanupSteps,
   deploySteps,
@@ -10,7 +10,7 @@ import {
   restartSteps,
   restoreSteps,
   saveSteps,
-} from '../steps/lists/lifecycle.js';
+} from './lists/lifecycle.js';
 import {
   attachDiskSteps,
   attachNicSteps,
@@ -19,8 +19,8 @@ import {
   resizeDiskSteps,
   snapshotRevertSteps,
   updateConfSteps,
-} from '../steps/lists/hotplug.js';
-import { migrateSteps } from '../steps/lists/migrate.js';
+} from './lists/hotplug.js';
+import { migrateSteps } from './lists/migrate.js';
 
 export const STEP_LISTS: Readonly<Record<string, (request: OnedRequest, env: StepEnv) => StepList>> = {
   DEPLOY: deploySteps,

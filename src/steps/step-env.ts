@@ -10,8 +10,8 @@ import {
   readScriptsRemoteDir,
   remotesDirectory,
   vmmExecrcFile,
-} from '../steps/one-locations.js';
-import type { StepEnv } from '../steps/run-steps.js';
+} from './one-locations.js';
+import type { StepEnv } from './run-steps.js';
 
 function isKind(path: string, kind: 'directory' | 'file'): boolean {
   try {

@@ -2,7 +2,7 @@
 // snapshots, resize, context CD-ROM. Arguments are OpenNebula's, with `<vmid> <host>` appended.
 import type { ActionContext } from '../actions/context.js';
 import type { MigrationProgress } from '../actions/migrate.js';
-import type { Template } from '../template/model.js';
+import type { Template, Vector } from '../template/model.js';
 import type { ActionData } from '../template/vm.js';
 import { none, usage, type ActionInput, type ActionOutput, type RemoteAction } from './action-args.js';
 import { flagValueOf } from './flags.js';
@@ -36,6 +36,13 @@ async function actionDocument(
     defaults: flagValueOf(input.flags, '--defaults'),
     vmId: request['vmid'] ?? '',
   });
+}
+
+// The PCI entry being hot-plugged (PCI[ATTACH=YES]: a NIC passed through), if the document has one.
+async function attachedPci(data: ActionData): Promise<Vector | undefined> {
+  const { getVectors } = await import('../template/model.js');
+  const { isYes } = await import('../translate/lookup.js');
+  return getVectors(data.vm?.template ?? { attributes: [] }, 'PCI').find((pci) => isYes(pci['ATTACH']));
 }
 
 async function defaultsOf(input: ActionInput): Promise<Template> {
@@ -148,36 +155,47 @@ export const VM_ACTIONS: Readonly<Record<string, RemoteAction>> = {
   },
   attach_nic: {
     usage: '<domain> <mac> <bridge> <model> <vn_mad> <target> <vmid> <host>  (action XML on stdin)',
-    help: `Hot-plugs the VM's NIC with ATTACH=YES (DEFAULT_ATTACH_NIC_MODEL / _FILTER from kvmrc).\n${DOCUMENT_HELP}`,
+    help: `Hot-plugs the VM's NIC with ATTACH=YES (DEFAULT_ATTACH_NIC_MODEL / _FILTER from kvmrc), or its PCI entry with ATTACH=YES (a NIC passed through: <hostdev>, or <interface type='hostdev'> for an SR-IOV VF).\n${DOCUMENT_HELP}`,
     readsStdin: true,
     createsDomain: false,
     parse: (positional) => named(['deploy_id', 'mac'], 'attach_nic', positional),
     async run(ctx, request, input) {
       const data = await actionDocument(input, request, input.stdin);
+      const host = request['host'] ?? '';
+      const domain = request['deploy_id'] ?? '';
+      const pci = await attachedPci(data);
+      if (pci !== undefined) {
+        const { attachPci } = await import('../actions/pci-hotplug.js');
+        await attachPci(ctx, { host, domain, pci });
+        return none({ pci: pci['ADDRESS'] ?? pci['UUID'] ?? '' });
+      }
       const { attachNicFromVm } = await import('../actions/from-vm.js');
-      const result = await attachNicFromVm(ctx, {
-        host: request['host'] ?? '',
-        domain: request['deploy_id'] ?? '',
-        data,
-        defaults: await defaultsOf(input),
-      });
+      const result = await attachNicFromVm(ctx, { host, domain, data, defaults: await defaultsOf(input) });
       return none({ mac: result.mac });
     },
   },
   detach_nic: {
-    usage: '<domain> <mac> <vmid> <host>',
-    help: 'Hot-unplugs the NIC with <mac>, up to VIRSH_RETRIES tries, until `virsh domiflist` no longer lists it.',
-    readsStdin: false,
+    usage: '<domain> <mac> <vmid> <host>  (action XML on stdin, optional)',
+    help: "Hot-unplugs the NIC with <mac>, up to VIRSH_RETRIES tries, until `virsh domiflist` no longer lists it; with an action document on stdin whose PCI entry has ATTACH=YES, that PCI device (as OpenNebula's driver sends it).",
+    readsStdin: true,
     createsDomain: false,
     parse: (positional) => named(['deploy_id', 'mac'], 'detach_nic', positional),
     dryRunAssumes: (request) => ({ nics: [request['mac'] ?? ''] }),
-    async run(ctx, request) {
+    async run(ctx, request, input) {
+      const host = request['host'] ?? '';
+      const domain = request['deploy_id'] ?? '';
+      const document =
+        input.stdin !== '' ||
+        flagValueOf(input.flags, '--vm-xml') !== undefined ||
+        flagValueOf(input.flags, '--template') !== undefined;
+      const data = document ? await actionDocument(input, request, input.stdin) : undefined;
+      const pci = data === undefined ? undefined : await attachedPci(data);
+      if (pci !== undefined) {
+        const { detachPci } = await import('../actions/pci-hotplug.js');
+        return none({ ...(await detachPci(ctx, { host, domain, pci })) });
+      }
       const { detachNic } = await import('../actions/hotplug.js');
-      const result = await detachNic(ctx, {
-        host: request['host'] ?? '',
-        domain: request['deploy_id'] ?? '',
-        mac: request['mac'] ?? '',
-      });
+      const result = await detachNic(ctx, { host, domain, mac: request['mac'] ?? '' });
       return none({ ...result });
     },
   },

@@ -70,6 +70,62 @@ export function buildHostdevs(ctx: TranslateContext, warnings: string[]): XmlEle
   return hostdevs;
 }
 
+// The host address of a PCI entry (DOMAIN/BUS/SLOT/FUNCTION as 0x… values), or its mdev UUID.
+export type PciSource =
+  | { readonly uuid: string }
+  | { readonly domain: string; readonly bus: string; readonly slot: string; readonly function: string };
+
+export function pciSource(pci: Vector, where: string): PciSource {
+  const uuid = pci['UUID'] || undefined;
+  if (uuid !== undefined) return { uuid };
+  const missing = PCI_FIELDS.filter((key) => (pci[key] ?? '') === '');
+  if (missing.length > 0)
+    throw new TranslateError(`${where}/${missing[0] ?? ''}`, 'is needed for a PCI device');
+  const [domain = '', bus = '', slot = '', fn = ''] = PCI_FIELDS.map((key) =>
+    hex(pci[key] ?? '', `${where}/${key}`),
+  );
+  return { domain, bus, slot, function: fn };
+}
+
+// The guest address of a hot-plugged PCI entry (VM_DOMAIN, VM_BUS, VM_SLOT, VM_FUNCTION), if oned
+// gave one; OpenNebula's attach uses it only when the domain has the pci.1 bus and the address
+// is free.
+export function pciHotplugGuestAddress(pci: Vector, where: string): PciSource | undefined {
+  const keys = ['VM_DOMAIN', 'VM_BUS', 'VM_SLOT', 'VM_FUNCTION'] as const;
+  if (keys.some((key) => (pci[key] ?? '') === '')) return undefined;
+  const [domain = '', bus = '', slot = '', fn = ''] = keys.map((key) =>
+    hex(pci[key] ?? '', `${where}/${key}`),
+  );
+  return { domain, bus, slot, function: fn };
+}
+
+// The device a PCI entry is hot-plugged as (OpenNebula's attach_nic): an SR-IOV virtual function
+// as <interface type='hostdev'> (its MAC and VLAN are the network driver's, set on the VF), an
+// mdev by its UUID, any other device as a managed <hostdev>; with the guest address when given.
+export function pciHotplugDevice(
+  source: PciSource,
+  options: { readonly virtualFunction: boolean; readonly guestAddress?: PciSource | undefined },
+): XmlElement {
+  const guest =
+    options.guestAddress === undefined || 'uuid' in options.guestAddress
+      ? undefined
+      : element('address', { type: 'pci', ...options.guestAddress });
+  if ('uuid' in source)
+    return element('hostdev', { mode: 'subsystem', type: 'mdev', model: 'vfio-pci' }, [
+      element('source', null, [element('address', { uuid: source.uuid })]),
+      guest,
+    ]);
+  if (options.virtualFunction)
+    return element('interface', { type: 'hostdev', managed: 'yes' }, [
+      element('source', null, [element('address', { type: 'pci', ...source })]),
+      guest,
+    ]);
+  return element('hostdev', { mode: 'subsystem', type: 'pci', managed: 'yes' }, [
+    element('source', null, [element('address', { ...source })]),
+    guest,
+  ]);
+}
+
 // TPM=[MODEL=…]: an emulated TPM 2.0.
 export function buildTpm(ctx: TranslateContext): XmlElement | undefined {
   const tpm = ctx.look.vmVector('TPM');

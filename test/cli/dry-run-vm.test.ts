@@ -117,7 +117,8 @@ describe('--dry-run of actions on an existing device or snapshot', () => {
     ['detach_disk', ['one-42', '/d', 'vdb', '1', '42', 'node1'], `${VIRSH} detach-disk --live -- one-42 vdb`],
     [
       'detach_nic',
-      ['one-42', '02:00:0a:00:00:01', '42', 'node1'],
+      // its document keeps it off the worker's stdin, as MIGRATE_ARGS does
+      ['one-42', '02:00:0a:00:00:01', '42', 'node1', '--vm-xml', VM_XML],
       `${VIRSH} detach-interface --live --type bridge --mac 02:00:0a:00:00:01 -- one-42`,
     ],
     [

@@ -341,6 +341,139 @@ describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new conte
   });
 });
 
+// A NIC passed through (PCI[TYPE=NIC]): no PCI hardware on the testbed, so the recorded ATTACHNIC
+// and DETACHNIC payloads with their NIC[ATTACH=YES] turned into the PCI entry oned writes for a NIC
+// on an SR-IOV network.
+describe('ATTACHNIC and DETACHNIC of a PCI NIC (VM 1, payloads edited)', () => {
+  const context = `${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`;
+  const cdata = (fields: Record<string, string>): string =>
+    Object.entries(fields)
+      .map(([key, value]) => `<${key}><![CDATA[${value}]]></${key}>`)
+      .join('');
+  const pci = cdata({
+    ATTACH: 'YES',
+    TYPE: 'NIC',
+    MAC: '02:00:c0:a8:4f:70',
+    NETWORK_ID: '0',
+    NIC_ID: '1',
+    PCI_ID: '0',
+    VN_MAD: 'bridge',
+    BRIDGE: 'br0',
+    DOMAIN: '0000',
+    BUS: '05',
+    SLOT: '02',
+    FUNCTION: '0',
+    SHORT_ADDRESS: '05:02.0',
+    ADDRESS: '0000:05:02.0',
+    VM_DOMAIN: '0x0000',
+    VM_BUS: '0x01',
+    VM_SLOT: '0x01',
+    VM_FUNCTION: '0',
+  });
+  const asPci = (payload: string): string => {
+    const edited = payload.replace(
+      /<NIC>(?:(?!<\/NIC>).)*<ATTACH><!\[CDATA\[YES\]\]><\/ATTACH>(?:(?!<\/NIC>).)*<\/NIC>/s,
+      `<PCI>${pci}</PCI>`,
+    );
+    expect(edited).not.toBe(payload);
+    return edited;
+  };
+  const hostdev =
+    "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x05' slot='0x02' function='0x0'/></source><alias name='hostdev0'/></hostdev>";
+  const domainXml = (...devices: string[]): { stdout: string } => ({
+    stdout: `<domain type='kvm'><name>one-1</name><devices><controller type='pci' index='0' model='pci-root'><alias name='pci.0'/></controller>${devices.join('')}</devices></domain>`,
+  });
+
+  it('attach: pre, the device as <hostdev>, post, eject, TM context, insert', async () => {
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('read domain'), domainXml(), domainXml(hostdev))
+      .reply(step('is it a virtual function'), { stdout: 'pf\n' })
+      .reply(step('list disks'), { stdout: ` Target Source\n---\n sda ${DS0}/disk.1\n` })
+      .reply(step('check image'), { stdout: 'file\n' });
+    const { lines, scripts, calls } = await run(
+      'ATTACHNIC',
+      1,
+      asPci(fixture('shared-attachnic.xml')),
+      runner,
+    );
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'network', 'pre'),
+      ok(1, 'virtualization', 'attach_nic'),
+      ok(1, 'network', 'post'),
+      ok(1, 'virtualization', 'prereconfigure'),
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'virtualization', 'reconfigure'),
+      'ATTACHNIC SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([
+      `${H2}: /var/tmp/one/vnm/bridge/pre`,
+      `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`,
+      `front-end: ${context}`,
+    ]);
+    const attach = calls.find(step('attach PCI device'));
+    expect(attach?.step.argv.slice(3)).toEqual([
+      'attach-device',
+      '--live',
+      '--file',
+      '/dev/stdin',
+      '--',
+      UUID_1,
+    ]);
+    // no pci.1 bus in this domain: libvirt places the device
+    expect(attach?.step.stdin).toBe(
+      "<hostdev mode='subsystem' type='pci' managed='yes'>\n\t<source>\n\t\t<address domain='0x0000' bus='0x05' slot='0x02' function='0x0'/>\n\t</source>\n</hostdev>\n",
+    );
+    // the PCI NIC reaches the network drivers in their VM document
+    const pre = calls.find((call) => call.step.argv[0] === '/var/tmp/one/vnm/bridge/pre');
+    expect(Buffer.from(String(pre?.step.stdin), 'base64').toString()).toContain('<PCI>');
+  });
+
+  it('attach: a failing post unplugs the device again', async () => {
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('read domain'), domainXml(), domainXml(hostdev), domainXml(hostdev), domainXml())
+      .reply(step('is it a virtual function'), { stdout: 'pf\n' })
+      .reply((call) => call.step.argv[0] === '/var/tmp/one/vnm/bridge/post', {
+        exitCode: 1,
+        stderr: 'ERROR: VF VLAN could not be set\n',
+      });
+    const { lines, calls } = await run('ATTACHNIC', 1, asPci(fixture('shared-attachnic.xml')), runner);
+
+    expect(lines.at(-1)).toBe(
+      'ATTACHNIC FAILURE 1 post (bridge) failed on 10.77.0.12 (exit code 1): VF VLAN could not be set',
+    );
+    expect(
+      calls
+        .filter((call) => /^(attach|detach)-device$/.test(call.step.argv[3] ?? ''))
+        .map((c) => c.step.step),
+    ).toEqual(['attach PCI device', 'detach PCI device']);
+  });
+
+  it('detach: the device as libvirt has it, clean, eject, TM context, insert', async () => {
+    const runner = new FakeRunner({ fallback: {} })
+      .reply(step('read domain'), domainXml(hostdev), domainXml())
+      .reply(step('list disks'), { stdout: ` Target Source\n---\n sda -\n` })
+      .reply(step('check image'), { stdout: 'file\n' });
+    const { lines, scripts, calls } = await run(
+      'DETACHNIC',
+      1,
+      asPci(fixture('shared-detachnic.xml')),
+      runner,
+    );
+
+    expect(stepLines(lines)).toEqual([
+      ok(1, 'virtualization', 'detach_nic'),
+      ok(1, 'network', 'clean'),
+      ok(1, 'virtualization', 'prereconfigure'),
+      ok(1, 'transfer manager', 'tm_context'),
+      ok(1, 'virtualization', 'reconfigure'),
+      'DETACHNIC SUCCESS 1 -',
+    ]);
+    expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`, `front-end: ${context}`]);
+    expect(calls.find(step('detach PCI device'))?.step.stdin).toContain("<alias name='hostdev0'/>");
+  });
+});
+
 describe('SAVE, RESTORE, SHUTDOWN, SNAPSHOTREVERT (VM 1)', () => {
   it('SAVE: the checkpoint, then clean', async () => {
     const { lines, scripts } = await run(

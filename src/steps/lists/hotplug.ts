@@ -136,10 +136,26 @@ const detachNicStep = (request: OnedRequest, mac: string): Step =>
     return '';
   });
 
+// A PCI entry (a NIC passed through) plugged and unplugged as a device of its own.
+const attachPciStep = (request: OnedRequest, pci: Vector): Step =>
+  vmm('attach_nic', async (ctx, host) => {
+    const { attachPci } = await import('../../actions/pci-hotplug.js');
+    await attachPci(ctx, { host, domain: request.domain, pci });
+    return '';
+  });
+const detachPciStep = (request: OnedRequest, pci: Vector): Step =>
+  vmm('detach_nic', async (ctx, host) => {
+    const { detachPci } = await import('../../actions/pci-hotplug.js');
+    await detachPci(ctx, { host, domain: request.domain, pci });
+    return '';
+  });
+
 export function attachNicSteps(request: OnedRequest): StepList {
   const { kind, vector } = attachedNic(request);
   const mac = vector?.['MAC']?.trim() ?? '';
-  if (mac === '') failAction('Missing VN_MAD, BRIDGE, TARGET or MAC in VM NIC');
+  // OpenNebula needs no MAC for a PCI device (its address names it)
+  if (vector === undefined || (mac === '' && kind !== 'PCI'))
+    failAction('Missing VN_MAD, BRIDGE, TARGET or MAC in VM NIC');
   const post = (failActions: readonly Step[]): Step =>
     vnm('post', [request.data.deployId ?? '', request.host], failActions.length === 0 ? {} : { failActions });
   if (kind === 'NIC_ALIAS')
@@ -147,13 +163,19 @@ export function attachNicSteps(request: OnedRequest): StepList {
       main: 'attach_nic',
       steps: [vnm('pre'), post([]), ...reconfigureSteps(request, [detachNicStep(request, mac)])],
     };
+  if (kind === 'PCI') {
+    const undo = [detachPciStep(request, vector)];
+    return {
+      main: 'attach_nic',
+      steps: [vnm('pre'), attachPciStep(request, vector), post(undo), ...reconfigureSteps(request, undo)],
+    };
+  }
   const { domain, data } = request;
   return {
     main: 'attach_nic',
     steps: [
       vnm('pre'),
       vmm('attach_nic', async (ctx, host) => {
-        if (kind === 'PCI') failAction('attach_nic: a PCI NIC (hostdev) is not hot-plugged by onevmm yet');
         const { attachNicFromVm } = await import('../../actions/from-vm.js');
         await attachNicFromVm(ctx, { host, domain, data, defaults: await request.services.defaults() });
         return '';
@@ -170,16 +192,10 @@ export function detachNicSteps(request: OnedRequest): StepList {
   if (mac === '') failAction(`Error in ${request.action}, MAC needed in NIC`);
   const clean = vnm('clean', [request.host]);
   if (kind === 'NIC_ALIAS') return { main: 'detach_nic', steps: [clean, ...reconfigureSteps(request)] };
-  if (kind === 'PCI')
+  if (kind === 'PCI' && vector !== undefined)
     return {
       main: 'detach_nic',
-      steps: [
-        vmm('detach_nic', () =>
-          Promise.reject(new Error('detach_nic: a PCI NIC (hostdev) is not hot-unplugged by onevmm yet')),
-        ),
-        clean,
-        ...reconfigureSteps(request),
-      ],
+      steps: [detachPciStep(request, vector), clean, ...reconfigureSteps(request)],
     };
   return { main: 'detach_nic', steps: [detachNicStep(request, mac), clean, ...reconfigureSteps(request)] };
 }

@@ -263,6 +263,35 @@ describe('hot-plug, snapshots, resize and the context CD-ROM on a real guest', {
     });
   });
 
+  // No PCI hardware here: a NIC passed through from a device the host does not have. The real
+  // domain XML (q35: root ports pci.1…) is read, libvirt refuses, nothing changes.
+  describe('PCI NIC hot-plug (no such device on the host)', () => {
+    const PCI = `<PCI><ATTACH>YES</ATTACH><TYPE>NIC</TYPE><MAC>02:00:0a:4d:08:21</MAC><DOMAIN>0000</DOMAIN><BUS>7f</BUS><SLOT>1f</SLOT><FUNCTION>7</FUNCTION><SHORT_ADDRESS>7f:1f.7</SHORT_ADDRESS><VM_DOMAIN>0x0000</VM_DOMAIN><VM_BUS>0x01</VM_BUS><VM_SLOT>0x00</VM_SLOT><VM_FUNCTION>0</VM_FUNCTION></PCI>`;
+
+    it("attach_nic: FAILURE naming the step, the host and libvirt's message; the domain has no new device", async () => {
+      const before = virsh('dumpxml', DOM).match(/<hostdev|<interface/g)?.length ?? 0;
+      const run = await runAction(
+        tb,
+        'attach_nic',
+        [DOM, '02:00:0a:4d:08:21', '-', '-', '802.1Q', '-', String(VM_ID), h1.address],
+        { stdin: vmXml(PCI) },
+      );
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(failureLine(run)).toMatch(
+        new RegExp(`attach PCI device.* on ${h1.address.replace(/\./g, '\\.')}.*error:`),
+      );
+      expect(virsh('dumpxml', DOM).match(/<hostdev|<interface/g)?.length ?? 0).toBe(before);
+    });
+
+    it('detach_nic of it: nothing to detach, a success', async () => {
+      const run = await runAction(tb, 'detach_nic', [DOM, '02:00:0a:4d:08:21', String(VM_ID), h1.address], {
+        stdin: vmXml(PCI),
+      });
+      expect(run.code, describeRun(run)).toBe(0);
+      expect(run.stderr).toContain('PCI device 0000:7f:1f.7 is not attached to one-820: nothing to detach');
+    });
+  });
+
   describe('resize', () => {
     it('resize adds a vCPU (hotpluggable) and shrinks the balloon; the guest sees both', async () => {
       const doc = vmXml(

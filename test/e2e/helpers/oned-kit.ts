@@ -207,7 +207,12 @@ export async function settle(
   rpc: OneRpc,
   id: number,
   act: () => Promise<unknown>,
-  options: { readonly timeoutMs?: number; readonly done?: (view: VmView) => boolean } = {},
+  options: {
+    readonly timeoutMs?: number;
+    readonly done?: (view: VmView) => boolean;
+    // the request may change no state (UPDATESG, EXEC): `done` alone proves it was carried out
+    readonly mayStay?: boolean;
+  } = {},
 ): Promise<VmView> {
   const before = await vmView(rpc, id);
   await act();
@@ -217,9 +222,12 @@ export async function settle(
     const view = await vmView(rpc, id);
     if (view.state !== before.state) left = true;
     const wanted = options.done?.(view) ?? true;
-    // with a `done` test, its answer is the proof that the request was carried out (UPDATESG
-    // changes no state)
-    if ((left || options.done !== undefined) && wanted && END_STATES.test(view.state)) return view;
+    if (
+      (left || (options.mayStay === true && options.done !== undefined)) &&
+      wanted &&
+      END_STATES.test(view.state)
+    )
+      return view;
     // a request oned answered without a visible state change
     if (!left && wanted && Date.now() - started > 10_000 && END_STATES.test(view.state)) return view;
     if (Date.now() - started > (options.timeoutMs ?? 120_000))

@@ -64,8 +64,10 @@ export class Life {
     act: () => Promise<unknown>,
     want: string,
     done?: (view: VmView) => boolean,
+    // the request may leave the state as it is (`done` alone proves it was carried out)
+    mayStay = false,
   ): Promise<VmView> {
-    const view = await settle(this.kit.rpc, this.vmid, act, done === undefined ? {} : { done });
+    const view = await settle(this.kit.rpc, this.vmid, act, done === undefined ? {} : { done, mayStay });
     expect(view.state, `${name}: ${view.error}`).toBe(want);
     this.records.push({
       step: name,

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostContents, kitMissing, kitUp, ONE_LOCATION, type Kit } from '../helpers/oned-kit.js';
+import { hostContents, KIT_TB, kitMissing, kitUp, ONE_LOCATION, type Kit } from '../helpers/oned-kit.js';
 import {
   ensureTemplate,
   heartbeat,
@@ -246,6 +246,25 @@ async function onevmmOps(kit: Kit, ops: OpsLife): Promise<void> {
   // then (ssh ends first: exit 255); the trace's last command always does
   expect(vmLog(ops.vmid)).toMatch(
     /BACKUP: backup \(rsync\/backup\) failed on the front-end \(exit code \d+\): Error copying backup; (rsync: .*No space left on device|last command: rsync )/,
+  );
+  expect(await backupIds(kit, ops.vmid)).toHaveLength(1);
+
+  // a backup host that is gone (an address of the kit's subnet that nobody has)
+  const rsyncHost = (host: string) => () =>
+    kit.rpc.call('one.datastore.update', kit.ids.backupDatastore, `RSYNC_HOST="${host}"`, 1);
+  await rsyncHost(`${KIT_TB.net}.99`)();
+  try {
+    await ops.step(
+      'backup to a datastore whose host is gone',
+      () => ops.rpc('one.vm.backup', kit.ids.backupDatastore, false),
+      'RUNNING',
+      'BACKUP FAILURE',
+    );
+  } finally {
+    await rsyncHost(backupHost.address)();
+  }
+  expect(vmLog(ops.vmid)).toMatch(
+    /BACKUP: backup \(rsync\/backup\) failed on the front-end \(exit code \d+\): Error making rsync dst path.*(No route to host|timed out)/,
   );
   expect(await backupIds(kit, ops.vmid)).toHaveLength(1);
 }

@@ -131,7 +131,7 @@ export class OpsLife {
       driverReplies(this.vmid)
         .slice(before)
         .find((line) => line.startsWith(`${action} `));
-    await this.life.step(name, act, want, () => answer() !== undefined);
+    await this.life.step(name, act, want, () => answer() !== undefined, true);
     const record = this.life.records.at(-1);
     if (record === undefined) throw new Error('no record');
     expect(answer(), `${name}: the driver's reply`).toBe(reply);

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { runOnevmm } from './helpers.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/oned');
 const fixture = (name: string): string => path.join(fixtures, name);
@@ -30,15 +30,7 @@ afterAll(() => {
   rmSync(one, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  let stdout = '';
-  const stderr: string[] = [];
-  const code = await runCli(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (line) => stderr.push(line),
-  });
-  return { code, stdout, stderr };
-}
+const run = runOnevmm;
 
 // The commands a --dry-run printed ("# <step>, on <where>:" then the command line).
 function commands(stdout: string): string[] {

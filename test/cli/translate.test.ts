@@ -3,22 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { runOnevmm } from './helpers.js';
 
 const root = path.join(import.meta.dirname, '../..');
 const example = path.join(root, 'examples/web.tmpl');
 const work = mkdtempSync(path.join(tmpdir(), 'onevmm-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  let stdout = '';
-  const stderr: string[] = [];
-  const code = await runCli(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (line) => stderr.push(line),
-  });
-  return { code, stdout, stderr };
-}
+const run = runOnevmm;
 
 function file(name: string, text: string): string {
   const target = path.join(work, name);

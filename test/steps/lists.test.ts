@@ -278,9 +278,27 @@ describe('ATTACHDISK and DETACHDISK (VM 2, ssh system datastore)', () => {
   });
 });
 
-describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new context CD-ROM', () => {
-  const context = `${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`;
+// VM 1's NIC hot-plug, a NIC or a PCI NIC alike: the steps' log lines and reply, the TM context.
+const ATTACHNIC_STEPS = [
+  ok(1, 'network', 'pre'),
+  ok(1, 'virtualization', 'attach_nic'),
+  ok(1, 'network', 'post'),
+  ok(1, 'virtualization', 'prereconfigure'),
+  ok(1, 'transfer manager', 'tm_context'),
+  ok(1, 'virtualization', 'reconfigure'),
+  'ATTACHNIC SUCCESS 1 -',
+];
+const DETACHNIC_STEPS = [
+  ok(1, 'virtualization', 'detach_nic'),
+  ok(1, 'network', 'clean'),
+  ok(1, 'virtualization', 'prereconfigure'),
+  ok(1, 'transfer manager', 'tm_context'),
+  ok(1, 'virtualization', 'reconfigure'),
+  'DETACHNIC SUCCESS 1 -',
+];
+const context = `${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`;
 
+describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new context CD-ROM', () => {
   it('attach: pre, the NIC, post, eject, TM context, insert', async () => {
     const payload = fixture('shared-attachnic.xml');
     const mac =
@@ -299,15 +317,7 @@ describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new conte
       .reply(step('check image'), { stdout: 'file\n' });
     const { lines, scripts, calls } = await run('ATTACHNIC', 1, payload, runner);
 
-    expect(stepLines(lines)).toEqual([
-      ok(1, 'network', 'pre'),
-      ok(1, 'virtualization', 'attach_nic'),
-      ok(1, 'network', 'post'),
-      ok(1, 'virtualization', 'prereconfigure'),
-      ok(1, 'transfer manager', 'tm_context'),
-      ok(1, 'virtualization', 'reconfigure'),
-      'ATTACHNIC SUCCESS 1 -',
-    ]);
+    expect(stepLines(lines)).toEqual(ATTACHNIC_STEPS);
     expect(scripts).toEqual([
       `${H2}: /var/tmp/one/vnm/bridge/pre`,
       `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`,
@@ -329,14 +339,7 @@ describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new conte
       .reply(step('check image'), { stdout: 'file\n' });
     const { lines, scripts } = await run('DETACHNIC', 1, fixture('shared-detachnic.xml'), runner);
 
-    expect(stepLines(lines)).toEqual([
-      ok(1, 'virtualization', 'detach_nic'),
-      ok(1, 'network', 'clean'),
-      ok(1, 'virtualization', 'prereconfigure'),
-      ok(1, 'transfer manager', 'tm_context'),
-      ok(1, 'virtualization', 'reconfigure'),
-      'DETACHNIC SUCCESS 1 -',
-    ]);
+    expect(stepLines(lines)).toEqual(DETACHNIC_STEPS);
     expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`, `front-end: ${context}`]);
   });
 });
@@ -345,7 +348,6 @@ describe('ATTACHNIC and DETACHNIC (VM 1): the NIC, its network, then a new conte
 // and DETACHNIC payloads with their NIC[ATTACH=YES] turned into the PCI entry oned writes for a NIC
 // on an SR-IOV network.
 describe('ATTACHNIC and DETACHNIC of a PCI NIC (VM 1, payloads edited)', () => {
-  const context = `${REMOTES}/tm/shared/context /tmp/onevmm-one/var/vms/1/context.sh ${H2}:${DS0}/disk.1 1 0`;
   const cdata = (fields: Record<string, string>): string =>
     Object.entries(fields)
       .map(([key, value]) => `<${key}><![CDATA[${value}]]></${key}>`)
@@ -397,15 +399,7 @@ describe('ATTACHNIC and DETACHNIC of a PCI NIC (VM 1, payloads edited)', () => {
       runner,
     );
 
-    expect(stepLines(lines)).toEqual([
-      ok(1, 'network', 'pre'),
-      ok(1, 'virtualization', 'attach_nic'),
-      ok(1, 'network', 'post'),
-      ok(1, 'virtualization', 'prereconfigure'),
-      ok(1, 'transfer manager', 'tm_context'),
-      ok(1, 'virtualization', 'reconfigure'),
-      'ATTACHNIC SUCCESS 1 -',
-    ]);
+    expect(stepLines(lines)).toEqual(ATTACHNIC_STEPS);
     expect(scripts).toEqual([
       `${H2}: /var/tmp/one/vnm/bridge/pre`,
       `${H2}: /var/tmp/one/vnm/bridge/post ${UUID_1} ${H2}`,
@@ -461,14 +455,7 @@ describe('ATTACHNIC and DETACHNIC of a PCI NIC (VM 1, payloads edited)', () => {
       runner,
     );
 
-    expect(stepLines(lines)).toEqual([
-      ok(1, 'virtualization', 'detach_nic'),
-      ok(1, 'network', 'clean'),
-      ok(1, 'virtualization', 'prereconfigure'),
-      ok(1, 'transfer manager', 'tm_context'),
-      ok(1, 'virtualization', 'reconfigure'),
-      'DETACHNIC SUCCESS 1 -',
-    ]);
+    expect(stepLines(lines)).toEqual(DETACHNIC_STEPS);
     expect(scripts).toEqual([`${H2}: /var/tmp/one/vnm/bridge/clean ${H2}`, `front-end: ${context}`]);
     expect(calls.find(step('detach PCI device'))?.step.stdin).toContain("<alias name='hostdev0'/>");
   });

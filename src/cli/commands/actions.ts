@@ -267,7 +267,10 @@ export const ACTION_COMMANDS: readonly CommandSpec[] = [
       ['command', 'the command and its arguments, one word list as a shell would split it'],
     ],
     options: {
-      'stdin-file': ['string', "a file to give the command as its standard input ('-': this stdin)"],
+      'stdin-file': [
+        'string',
+        'a file to give the command as its standard input (--stdin-file=- : this stdin)',
+      ],
       wait: ['boolean', 'wait for the command; print its stdout and stderr and exit with its exit code'],
     },
     request: async (args) => {

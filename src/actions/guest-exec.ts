@@ -6,7 +6,8 @@
 // stderr (QEMU_GA_EXEC/{RETURN_CODE,STDOUT,STDERR}). EXEC_CANCEL kills the pid in the guest
 // (`kill -9`) and removes the file. `onevmm exec --wait` collects the result itself instead.
 import { split } from 'shlex';
-import type { ActionContext } from './context.js';
+import type { RemoteStep } from '../host/runner.js';
+import { virsh, type ActionContext } from './context.js';
 import { failAction } from '../util/errors.js';
 
 // Where OpenNebula's node keeps the pid files and their lock (the monitor probe reads them there).
@@ -100,19 +101,16 @@ function pidOf(reply: string, host: string): number {
   return pid;
 }
 
-function agentCommand(ctx: ActionContext, domain: string, json: string): string[] {
-  const timeout = String(AGENT_TIMEOUT_SECONDS);
-  return [
-    'virsh',
-    '--connect',
-    ctx.config.libvirtUri,
+// `virsh qemu-agent-command` with a time limit for the agent's answer.
+function agentStep(ctx: ActionContext, step: string, domain: string, json: string): RemoteStep {
+  return virsh(ctx, step, [
     'qemu-agent-command',
     '--timeout',
-    timeout,
+    String(AGENT_TIMEOUT_SECONDS),
     '--',
     domain,
     json,
-  ];
+  ]);
 }
 
 export interface ExecRequest {
@@ -130,20 +128,15 @@ export interface ExecRequest {
 export async function startGuestCommand(ctx: ActionContext, request: ExecRequest): Promise<number> {
   const command = guestCommand(request.command);
   const json = guestExecJson(command, checkedStdin(request.stdin));
-  const agent = agentCommand(ctx, request.domain, json);
+  const agent = agentStep(ctx, 'guest-exec', request.domain, json);
   if (request.pidFile === false) {
-    const result = await ctx.runner.run(request.host, {
-      step: 'guest-exec',
-      argv: agent,
-      signal: ctx.signal,
-      retry: false,
-    });
+    const result = await ctx.runner.run(request.host, { ...agent, retry: false });
     return pidOf(result.stdout.trim(), request.host);
   }
   if (!/^\d+$/.test(request.vmid)) failAction(`EXEC needs the VM id for ${EXEC_DIR}/one-<vmid>`);
   const result = await ctx.runner.run(request.host, {
     step: 'guest-exec',
-    argv: ['sh', '-c', START_SCRIPT, 'sh', EXEC_DIR, request.vmid, ...agent],
+    argv: ['sh', '-c', START_SCRIPT, 'sh', EXEC_DIR, request.vmid, ...agent.argv],
     signal: ctx.signal,
     retry: false,
   });
@@ -207,11 +200,7 @@ export async function waitGuestCommand(
   const status = JSON.stringify({ execute: 'guest-exec-status', arguments: { pid } });
   try {
     for (;;) {
-      const result = await ctx.runner.run(host, {
-        step: 'guest-exec-status',
-        argv: agentCommand(ctx, domain, status),
-        signal: ctx.signal,
-      });
+      const result = await ctx.runner.run(host, agentStep(ctx, 'guest-exec-status', domain, status));
       let reply: ExecStatus | undefined;
       try {
         reply = (JSON.parse(result.stdout) as { return?: ExecStatus }).return;
@@ -234,7 +223,7 @@ export async function waitGuestCommand(
     if (ctx.signal?.aborted === true) {
       const kill = guestExecJson({ path: 'kill', args: ['-9', String(pid)] }, undefined, false);
       await ctx.runner
-        .run(host, { step: 'guest-exec kill', argv: agentCommand(ctx, domain, kill) })
+        .run(host, { ...agentStep(ctx, 'guest-exec kill', domain, kill), signal: undefined })
         .catch(() => undefined);
     }
     throw error;

@@ -27,3 +27,10 @@ export const processIo: CliIo = {
       }
     : {}),
 };
+
+// All of standard input, until it ends.
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

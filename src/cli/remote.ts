@@ -5,7 +5,7 @@ import { decodeStdinDocument } from '../template/parse-action-data.js';
 import { OnevmmError } from '../util/errors.js';
 import { executeAction } from './execute-action.js';
 import { flagValueOf } from './flags.js';
-import { processIo, type CliIo } from './io.js';
+import { processIo, readStdin, type CliIo } from './io.js';
 import { REMOTE_ACTIONS, type RemoteAction } from './remote-actions.js';
 
 interface Parsed {
@@ -39,11 +39,9 @@ function parseArgv(argv: readonly string[]): Parsed {
   return { positional, flags };
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+// The executables' stdin: nothing from a terminal.
+async function readStdinText(): Promise<string> {
+  return process.stdin.isTTY ? '' : (await readStdin()).toString('utf8');
 }
 
 // Runs one action executable; resolves to the exit code.
@@ -67,7 +65,7 @@ export async function runRemoteAction(
   try {
     const request = action.parse(positional, flags);
     const stdin =
-      action.readsStdin && !flags.has('--template') && !flags.has('--vm-xml') ? await readStdin() : '';
+      action.readsStdin && !flags.has('--template') && !flags.has('--vm-xml') ? await readStdinText() : '';
     return await executeAction(
       name,
       action,

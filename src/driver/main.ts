@@ -1,20 +1,15 @@
 // bin/one_vmm_exec: oned's VMM driver on stdin/stdout. oned closes fd 2, so nothing is written to
 // stderr; every problem becomes a FAILURE reply or a `LOG E -1` line.
 import { createInterface } from 'node:readline';
-import { readFile } from 'node:fs/promises';
-import type { CpuSample } from '../monitor/poll-line.js';
 import { createSshRunner } from '../host/ssh-runner.js';
 import { loadKvmrc } from '../setup/load-kvmrc.js';
-import { loadDefaults } from '../setup/load-vm.js';
-import { resolveDefaultsPath } from '../setup/paths.js';
-import type { Template } from '../template/model.js';
+import { createHandlerEnv } from '../setup/handler-env.js';
 import { parseDriverArguments } from './arguments.js';
 import { Driver } from './driver.js';
 import { describeFailure } from '../util/errors.js';
 import { formatLog, formatResult, parseRequest } from './protocol.js';
 import { withRetries } from '../host/retrying-runner.js';
 import { LocalRunner } from '../host/local-runner.js';
-import { loadStepEnv } from '../steps/step-env.js';
 
 function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -37,6 +32,8 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
     import('../actions/hotplug.js'),
     import('../actions/reconfigure.js'),
     import('../actions/snapshots.js'),
+    import('../actions/pci-hotplug.js'),
+    import('../actions/guest-exec.js'),
     import('../translate/translate-vm.js'),
   ]);
   process.stderr.on('error', () => undefined);
@@ -47,25 +44,17 @@ export async function runDriver(argv: readonly string[]): Promise<void> {
     const options = parseDriverArguments(argv);
     const { vars, config } = await loadKvmrc(undefined);
     const runner = createSshRunner(vars);
-    let defaults: Promise<Template> | undefined;
-    const samples = new Map<string, CpuSample>();
     driver = new Driver({
       options,
       config,
       runner: withRetries(runner, options.retries),
       local: new LocalRunner({ commandTimeoutSeconds: config.commandTimeout }),
       write: writeLine,
-      env: {
-        defaults: () => (defaults ??= loadDefaults(resolveDefaultsPath(undefined))),
-        samples: {
-          get: (host, domain) => samples.get(`${host}\u0000${domain}`),
-          set: (host, domain, sample) => samples.set(`${host}\u0000${domain}`, sample),
-        },
-        readLocalFile: (path) => readFile(path, 'utf8'),
-        now: () => Date.now(),
-        migrateLocal: options.localActions.get('migrate') === 'migrate_local',
-        steps: loadStepEnv(process.env, options.localActions, config.tmTimeout),
-      },
+      env: createHandlerEnv({
+        defaults: undefined,
+        localActions: options.localActions,
+        tmTimeoutSeconds: config.tmTimeout,
+      }),
     });
   } catch (error) {
     setupError = describeFailure(error);

@@ -2,7 +2,7 @@
 // host first. They run the same code as remotes/vmm/kvm/<action>.
 import type { Argv } from 'yargs';
 import { executeAction } from '../execute-action.js';
-import type { CliIo } from '../io.js';
+import { readStdin, type CliIo } from '../io.js';
 import { REMOTE_ACTIONS } from '../remote-actions.js';
 import { CLI_ONLY_ACTIONS } from '../cli-only-actions.js';
 import { readTextFile } from '../../setup/load-vm.js';
@@ -308,10 +308,7 @@ function guestVm(vm: string): { vmid: string; domain: string } {
 }
 
 async function readInputFile(file: string): Promise<Buffer> {
-  if (file !== '-') return (await import('node:fs/promises')).readFile(file);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return file === '-' ? readStdin() : (await import('node:fs/promises')).readFile(file);
 }
 
 // A command that reads the VM document (template, <VM> or action XML) from a file.

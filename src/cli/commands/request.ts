@@ -3,17 +3,12 @@
 // the driver would run; prints the reply line the driver would send. This is the by-hand face of
 // the actions that have no executable of their own in OpenNebula (UPDATESG, UPDATENIC, BACKUP,
 // BACKUPCANCEL, DISKSNAPSHOTCREATE, …) and a way to replay a request that failed under oned.
-import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import type { HandlerEnv } from '../../steps/prepare.js';
 import { toOneLine } from '../../util/one-line.js';
-import type { CpuSample } from '../../monitor/poll-line.js';
-import type { Template } from '../../template/model.js';
-import { loadDefaults, readTextFile } from '../../setup/load-vm.js';
-import { resolveDefaultsPath } from '../../setup/paths.js';
+import { readTextFile } from '../../setup/load-vm.js';
 import { describeFailure, OnevmmError } from '../../util/errors.js';
 import { createCliActionContext } from '../action-context.js';
-import type { CliIo } from '../io.js';
+import { readStdin, type CliIo } from '../io.js';
 import type { GlobalFlags } from './actions.js';
 
 export interface RequestArgs extends GlobalFlags {
@@ -38,15 +33,7 @@ export function describeRequest(yargs: Argv): Argv<RequestArgs> {
 }
 
 async function readPayload(source: string): Promise<string> {
-  const text =
-    source === '-'
-      ? await new Promise<string>((resolve, reject) => {
-          const chunks: Buffer[] = [];
-          process.stdin.on('data', (chunk: Buffer) => chunks.push(chunk));
-          process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-          process.stdin.on('error', reject);
-        })
-      : await readTextFile(source, 'payload');
+  const text = source === '-' ? (await readStdin()).toString('utf8') : await readTextFile(source, 'payload');
   const trimmed = text.trim();
   // oned sends base64; the driver log and oned's VM folder keep XML
   return trimmed.startsWith('<')
@@ -57,9 +44,9 @@ async function readPayload(source: string): Promise<string> {
 // Runs the request; the reply line goes to stdout (as JSON with --json). Exit code 1 on FAILURE.
 export async function runRequest(args: RequestArgs, io: CliIo): Promise<number> {
   // the step machinery is loaded by this command only (the other commands start without it)
-  const [{ prepareAction }, { loadStepEnv }, { DIRECT_ACTIONS }, { STEP_LISTS }] = await Promise.all([
+  const [{ prepareAction }, { createHandlerEnv }, { DIRECT_ACTIONS }, { STEP_LISTS }] = await Promise.all([
     import('../../steps/prepare.js'),
-    import('../../steps/step-env.js'),
+    import('../../setup/handler-env.js'),
     import('../../steps/direct-actions.js'),
     import('../../steps/step-lists.js'),
   ]);
@@ -78,19 +65,11 @@ export async function runRequest(args: RequestArgs, io: CliIo): Promise<number> 
       io,
       controller.signal,
     );
-    let defaults: Promise<Template> | undefined;
-    const samples = new Map<string, CpuSample>();
-    const env: HandlerEnv = {
-      defaults: () => (defaults ??= loadDefaults(resolveDefaultsPath(args.defaults))),
-      samples: {
-        get: (host, domain) => samples.get(`${host}\u0000${domain}`),
-        set: (host, domain, sample) => samples.set(`${host}\u0000${domain}`, sample),
-      },
-      readLocalFile: (path) => readFile(path, 'utf8'),
-      now: () => Date.now(),
-      migrateLocal: false,
-      steps: loadStepEnv(process.env, new Map(), built.ctx.config.tmTimeout),
-    };
+    const env = createHandlerEnv({
+      defaults: args.defaults,
+      localActions: new Map(),
+      tmTimeoutSeconds: built.ctx.config.tmTimeout,
+    });
     let ok = true;
     let info: string;
     let prefix: string | undefined;

@@ -2,7 +2,7 @@
 // starts with the security group's or the virtual network's id, on FAILURE too (oned reads it).
 import { getVectors } from '../../template/model.js';
 import { OnevmmError } from '../../util/errors.js';
-import { expecting, type OnedRequest, type StepList } from '../request.js';
+import { expecting, vmBase64, type OnedRequest, type StepList } from '../request.js';
 import { vnm } from '../step.js';
 
 export function updateSgSteps(request: OnedRequest): StepList {
@@ -19,7 +19,7 @@ export function updateSgSteps(request: OnedRequest): StepList {
 // runs (OpenNebula would run it for nothing), the network id still first in the reply.
 export function updateNicSteps(request: OnedRequest): StepList {
   const vn = expecting(request, request.data.virtualNetworkId, 'VIRTUAL_NETWORK_ID');
-  const vm = `${Buffer.from(request.data.vmXml ?? '', 'utf8').toString('base64')}\n`;
+  const vm = `${vmBase64(request)}\n`;
   const template = request.data.vm?.template ?? { attributes: [] };
   const nics = ['NIC', 'NIC_ALIAS', 'PCI'].flatMap((kind) => getVectors(template, kind));
   const inNetwork = nics.some((nic) => nic['NETWORK_ID']?.trim() === vn.trim());

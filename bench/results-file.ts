@@ -7,7 +7,8 @@ export const RESULTS_FILE = path.join(import.meta.dirname, 'results.json');
 
 export interface BenchEntry {
   readonly description: string;
-  readonly figures: Readonly<Record<string, number | string | boolean>>;
+  // Numbers, texts, flags; min/median/max objects and lists where a figure has several samples.
+  readonly figures: Readonly<Record<string, unknown>>;
   readonly target?: string;
   readonly met?: boolean;
 }

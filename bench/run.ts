@@ -1,4 +1,5 @@
 // `npm run bench -- [name…]`: runs the named benchmarks (all by default) and writes bench/results.json.
+import { runActionCostBench } from './action-cost.js';
 import { runColdStartBench } from './cold-start.js';
 import { runDriverThroughputBench } from './driver-throughput.js';
 import { runLifecycleBench } from './lifecycle.js';
@@ -13,6 +14,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'poll-scale': runPollScaleBench,
   lifecycle: runLifecycleBench,
   'oned-actions': runOnedActionsBench,
+  'action-cost': runActionCostBench,
 };
 
 const names = process.argv.slice(2);

@@ -14,6 +14,8 @@
 #                           Safe to rerun; with another driver, or a build of onevmm newer than
 #                           the running oned, oned restarts on the same DB.
 #   oned-kit.sh down        stops oned, undoes the host binds, takes the testbed down.
+#   oned-kit.sh stop-oned   stops oned only: the hosts and their OpenNebula remotes stay (for
+#                           `npm run bench -- action-cost`, which drives both drivers itself).
 #   oned-kit.sh status      which driver runs, oned's hosts and VMs; exit 3 when oned is down.
 #   oned-kit.sh env         `export` lines: ONE_LOCATION, ONE_XMLRPC, ONE_AUTH, the TB_* settings.
 #
@@ -221,6 +223,13 @@ cmd_down() {
   log "down"
 }
 
+# oned (and its drivers, and the monitor daemons it left on the hosts) stopped; the hosts and their
+# copy of OpenNebula's remotes stay: for benchmarks that drive the VMM drivers without oned.
+cmd_stop_oned() {
+  if kit_present && oned_running; then "$KIT/oned.sh" down | sed 's/^/  /' || true; fi
+  log "oned stopped; the hosts stay up"
+}
+
 cmd_status() {
   kit_present || { echo "no kit at $KIT"; return 3; }
   if ! oned_running; then
@@ -240,7 +249,8 @@ cmd_env() {
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
+  stop-oned) cmd_stop_oned ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) sed -n '2,21p' "$0"; exit 2 ;;
+  *) sed -n '2,27p' "$0"; exit 2 ;;
 esac

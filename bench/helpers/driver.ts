@@ -41,10 +41,23 @@ export class Driver {
     createInterface({ input: child.stdout }).on('line', (line) => this.onLine(line));
   }
 
-  // Starts the driver with oned's ARGUMENTS (one argv element) and answers INIT.
-  static async start(args: string, env: NodeJS.ProcessEnv): Promise<Driver> {
-    requireBuild();
-    const child = spawn(path.join(ROOT, 'bin', 'one_vmm_exec'), [args], { env, stdio: 'pipe' });
+  // Starts the driver with oned's ARGUMENTS (one argv element) and answers INIT; `executable` and
+  // `argv` run another driver (OpenNebula's, which takes its arguments as words).
+  static async start(
+    args: string,
+    env: NodeJS.ProcessEnv,
+    executable?: { readonly path: string; readonly argv: readonly string[]; readonly cwd?: string },
+  ): Promise<Driver> {
+    if (executable === undefined) requireBuild();
+    const child = spawn(
+      executable?.path ?? path.join(ROOT, 'bin', 'one_vmm_exec'),
+      executable?.argv ?? [args],
+      {
+        env,
+        stdio: 'pipe',
+        ...(executable?.cwd === undefined ? {} : { cwd: executable.cwd }),
+      },
+    );
     const driver = new Driver(child);
     const init = await new Promise<string>((resolve, reject) => {
       driver.initWaiter = resolve;

@@ -1,6 +1,8 @@
 // Builds what an action needs from the CLI's flags: settings, a runner (SSH, or --dry-run), a logger.
 import { sleepFor, type ActionContext, type LogSeverity } from '../actions/context.js';
+import { homedir } from 'node:os';
 import type { HostRunner } from '../host/runner.js';
+import { readSshSettings } from '../host/ssh-options.js';
 import type { DryRunAssumptions } from './action-args.js';
 import { createDryRunRunner } from './dry-run.js';
 import type { CliIo } from './io.js';
@@ -34,7 +36,8 @@ export async function createCliActionContext(
   let local: HostRunner;
   let close = async (): Promise<void> => {};
   if (flags.dryRun === true) {
-    runner = createDryRunRunner(io, config.commandTimeout, flags.runningOn, flags.assume);
+    const shells = readSshSettings(vars, homedir()).virshShells > 0;
+    runner = createDryRunRunner(io, config.commandTimeout, flags.runningOn, flags.assume, shells);
     local = runner;
   } else {
     // ssh2 is loaded only by commands that reach a host.

@@ -3,6 +3,7 @@
 import { CommandError } from '../host/errors.js';
 import { FakeRunner, type FakeCall, type FakeReply } from '../host/fake-runner.js';
 import type { HostRunner } from '../host/runner.js';
+import { shellCommandOf, shellCommandText, shellStartCommand } from '../host/virsh-shell.js';
 import type { DryRunAssumptions } from './action-args.js';
 import type { CliIo } from './io.js';
 
@@ -37,6 +38,8 @@ export function createDryRunRunner(
   commandTimeoutSeconds: number,
   runningOn: string | undefined,
   assume: DryRunAssumptions = {},
+  // VIRSH_SHELLS > 0: short virsh commands on hosts are lines written to a shell (host/virsh-shell.ts).
+  shells = false,
 ): HostRunner {
   const hosts = new Map<string, DryHost>();
   const hostState = (host: string): DryHost => {
@@ -53,8 +56,17 @@ export function createDryRunRunner(
     }
     return state;
   };
+  const shellHosts = new Set<string>();
   const reply = (call: FakeCall): FakeReply => {
-    io.stdout(`# ${call.step.step}, on ${call.host}:\n${call.command}\n`);
+    const shellCommand = shells && call.host !== 'front-end' ? shellCommandOf(call.step) : undefined;
+    const sent = shellCommand === undefined ? call.command : shellCommandText(shellCommand);
+    if (shellCommand !== undefined && !shellHosts.has(call.host)) {
+      shellHosts.add(call.host);
+      io.stdout(
+        `# a virsh shell on ${call.host}, kept open for short virsh commands:\n${shellStartCommand(shellCommand.uri)}\n`,
+      );
+    }
+    io.stdout(`# ${call.step.step}, on ${call.host}:\n${sent}\n`);
     const stdin = call.step.stdin?.toString();
     if (stdin !== undefined) io.stdout(`# stdin:\n${stdin}\n`);
     const argv = call.step.argv;

@@ -3,6 +3,7 @@
 import { sleepFor, type ActionContext } from '../actions/context.js';
 import type { KvmConfig } from '../config/kvm-config.js';
 import type { HostRunner } from '../host/runner.js';
+import { DEFAULT_MAX_CHANNELS } from '../host/ssh-options.js';
 import { describeFailure, OnevmmError } from '../util/errors.js';
 import type { DriverOptions } from './arguments.js';
 import { prepareAction, type HandlerEnv } from '../steps/prepare.js';
@@ -29,7 +30,7 @@ export class Driver {
     this.deps = deps;
     // Per host: at most SSH_MAX_CHANNELS jobs (more would only queue on the connection), and never
     // every slot, so that one dead host cannot delay the others.
-    const maxChannels = Number(deps.config.vars['SSH_MAX_CHANNELS'] ?? '') || 8;
+    const maxChannels = Number(deps.config.vars['SSH_MAX_CHANNELS'] ?? '') || DEFAULT_MAX_CHANNELS;
     const perHost = Math.max(1, Math.min(maxChannels, deps.options.concurrency - 1));
     this.scheduler = new Scheduler(deps.options.concurrency, deps.options.parallelPerHost, perHost);
   }

@@ -1,5 +1,5 @@
 // One ssh2 connection to one host, opened on first use, shared by every command, reopened after it drops,
-// with at most maxChannels commands at once.
+// with at most maxChannels channels at once: commands with a process of their own, and virsh shells.
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Client } from 'ssh2';
@@ -8,6 +8,8 @@ import { CommandError, TransportError } from './errors.js';
 import type { CommandResult } from './runner.js';
 import { Semaphore } from './semaphore.js';
 import { defaultIo, openClient } from './ssh-connect.js';
+import { ShellUnavailable, VirshShell } from './virsh-shell.js';
+import type { ShellCommand } from './virsh-shell.js';
 import type { ConnectOptions, ConnectionIo } from './ssh-connect.js';
 
 export type { ConnectionIo } from './ssh-connect.js';
@@ -28,6 +30,11 @@ export interface RunOptions {
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
+// A shell nobody used for this long is closed (its virsh exits, its channel is freed).
+const SHELL_IDLE_MS = 30_000;
+// After a shell could not start (no virsh, libvirtd down), commands run as processes for this long.
+const SHELL_BACKOFF_MS = 10_000;
+
 interface Session {
   readonly client: Client;
   readonly ready: Promise<Client>;
@@ -40,6 +47,12 @@ export class HostConnection {
   private session: Session | undefined;
   private lastFailure: { readonly at: number; readonly error: TransportError } | undefined;
   private opened = 0;
+  // Every live shell, the idle ones (most recently used last) and the commands waiting for one.
+  private readonly shells = new Set<VirshShell>();
+  private readonly idleShells: VirshShell[] = [];
+  private readonly shellWaiters: ((shell: VirshShell | undefined) => void)[] = [];
+  private shellsOffUntil = 0;
+  private shellsStarted = 0;
 
   constructor(options: HostConnectionOptions, io: ConnectionIo = defaultIo) {
     this.options = options;
@@ -62,6 +75,128 @@ export class HostConnection {
     return { running: this.channels.active, waiting: this.channels.pending };
   }
 
+  // Virsh shells open now, and how many were started so far.
+  get shellCount(): { open: number; started: number } {
+    return { open: this.shells.size, started: this.shellsStarted };
+  }
+
+  // Runs a short virsh command in one of the host's shells (at most options.virshShells); resolves with
+  // its result whatever virsh said, or with undefined when no shell can be had (then the caller runs the
+  // command as its own process). A shell that dies under the command rejects with a TransportError.
+  async runInShell(command: ShellCommand, options: RunOptions): Promise<CommandResult | undefined> {
+    if (this.options.virshShells <= 0 || Date.now() < this.shellsOffUntil) return undefined;
+    const cancelled = (cause?: unknown): CommandError =>
+      new CommandError({
+        host: this.options.host,
+        step: options.step,
+        command: command.line,
+        reason: 'cancelled',
+        exitCode: null,
+        signal: null,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        cause,
+      });
+    const client = await untilAborted(
+      this.connect(options.step, options.requestedAt),
+      options.signal,
+      cancelled,
+    );
+    const shell = await this.takeShell(client, command.uri, options.signal, cancelled);
+    if (shell === undefined) return undefined;
+    try {
+      return await shell.run({
+        host: this.options.host,
+        step: options.step,
+        command,
+        timeoutMs: options.timeoutMs,
+        maxOutputBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } finally {
+      this.giveBack(shell);
+    }
+  }
+
+  // An idle shell, a new one when a channel is free, else the next one to come free; undefined when
+  // there is none to wait for or a new one could not start.
+  private async takeShell(
+    client: Client,
+    uri: string,
+    signal: AbortSignal | undefined,
+    cancelled: (cause?: unknown) => Error,
+  ): Promise<VirshShell | undefined> {
+    for (;;) {
+      const idle = this.idleShells.findLastIndex((shell) => shell.uri === uri && shell.alive);
+      const found = idle >= 0 ? this.idleShells.splice(idle, 1)[0] : undefined;
+      if (found !== undefined) {
+        found.onIdle(false);
+        return found;
+      }
+      const release = this.shells.size < this.options.virshShells ? this.channels.tryAcquire() : undefined;
+      if (release !== undefined) return this.startShell(client, uri, release);
+      if (this.shells.size === 0) return undefined;
+      if (signal?.aborted) throw cancelled(signal.reason);
+      const shell = await new Promise<VirshShell | undefined>((resolve, reject) => {
+        const waiter = (handed: VirshShell | undefined): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(handed);
+        };
+        const onAbort = (): void => {
+          const at = this.shellWaiters.indexOf(waiter);
+          if (at >= 0) this.shellWaiters.splice(at, 1);
+          reject(cancelled(signal?.reason));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.shellWaiters.push(waiter);
+      });
+      if (shell !== undefined) return shell;
+    }
+  }
+
+  private async startShell(
+    client: Client,
+    uri: string,
+    release: () => void,
+  ): Promise<VirshShell | undefined> {
+    const shell = new VirshShell(client, this.options.host, uri);
+    let timer: NodeJS.Timeout | undefined;
+    shell.onGone = () => {
+      clearTimeout(timer);
+      this.shells.delete(shell);
+      const at = this.idleShells.indexOf(shell);
+      if (at >= 0) this.idleShells.splice(at, 1);
+      release();
+      // Someone waiting for a shell may now start one (or run as a process).
+      this.shellWaiters.shift()?.(undefined);
+    };
+    shell.onIdle = (idle) => {
+      clearTimeout(timer);
+      if (idle) timer = setTimeout(() => shell.close(), SHELL_IDLE_MS).unref();
+    };
+    this.shells.add(shell);
+    this.shellsStarted++;
+    try {
+      await shell.start(this.options.connectTimeoutMs);
+      return shell;
+    } catch (error) {
+      if (!(error instanceof ShellUnavailable)) throw error;
+      this.shellsOffUntil = Date.now() + SHELL_BACKOFF_MS;
+      return undefined;
+    }
+  }
+
+  // A shell back from a command: to the next waiter, closed when a command waits for its channel, or idle.
+  private giveBack(shell: VirshShell): void {
+    if (!shell.alive) return;
+    if (this.channels.pending > 0) return shell.close();
+    const waiter = this.shellWaiters.shift();
+    if (waiter !== undefined) return waiter(shell);
+    this.idleShells.push(shell);
+    shell.onIdle(true);
+  }
+
   // Runs a command line (already quoted) and resolves with its result, whatever its exit code.
   async run(command: string, options: RunOptions): Promise<CommandResult> {
     const started = performance.now();
@@ -79,6 +214,8 @@ export class HostConnection {
         cause,
       });
     if (options.signal?.aborted) throw cancelled(options.signal.reason);
+    // Every channel taken: an idle shell gives its own up.
+    if (this.channels.active >= this.channels.limit) this.idleShells.shift()?.close();
     const release = await this.channels.acquire(options.signal).catch((reason: unknown) => {
       throw cancelled(reason);
     });
@@ -106,6 +243,7 @@ export class HostConnection {
   async close(): Promise<void> {
     const session = this.session;
     this.session = undefined;
+    for (const shell of [...this.shells]) shell.close();
     if (!session) return;
     const closed = new Promise<void>((resolve) => {
       session.client.once('close', () => resolve());

@@ -43,6 +43,13 @@ export class Semaphore {
     });
   }
 
+  // A release function when a slot is free now and nobody waits for one, else undefined.
+  tryAcquire(): (() => void) | undefined {
+    if (this.held >= this.limit || this.waiters.length > 0) return undefined;
+    this.held++;
+    return this.releaser();
+  }
+
   // Runs fn while holding a slot.
   async use<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(signal);

@@ -110,6 +110,10 @@ export function openClient(
     };
     try {
       client.connect(config);
+      // Every command is a few small SSH packets each way, answered one by one: with Nagle's algorithm
+      // each small write waits for the peer's delayed ACK (~40 ms on Linux, up to 200 ms), several
+      // times per command. Measured: a CANCEL over a warm connection took 179 ms with Nagle, 38 ms without.
+      client.setNoDelay(true);
     } catch (error) {
       reject(fail('connect', `cannot connect to ${where}: ${(error as Error).message}`, error));
     }

@@ -18,6 +18,8 @@ export interface SshSettings {
   readonly hostKeyPolicy: HostKeyPolicy;
   readonly connectTimeoutMs: number;
   readonly maxChannels: number;
+  // Long-lived virsh shells per host for short virsh commands (0: a process per command).
+  readonly virshShells: number;
   readonly commandTimeoutSeconds: number;
 }
 
@@ -52,7 +54,16 @@ export interface HostOptions {
   readonly hostKeyPolicy: HostKeyPolicy;
   readonly connectTimeoutMs: number;
   readonly maxChannels: number;
+  // At most this many of the channels hold virsh shells (always one fewer than maxChannels).
+  readonly virshShells: number;
 }
+
+// OpenSSH's sshd allows 10 sessions per connection (MaxSessions); one is kept free for the command
+// that kills a timed-out or cancelled one (remote-kill.ts), which would otherwise be refused.
+export const DEFAULT_MAX_CHANNELS = 9;
+// Shells per host: enough for the actions a host runs at once to rarely wait for one (a command takes
+// ~1 ms in a shell), few enough to leave most channels to commands that need their own process.
+export const DEFAULT_VIRSH_SHELLS = 4;
 
 export const DEFAULT_IDENTITY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
 const POLICIES: readonly HostKeyPolicy[] = ['strict', 'accept-new', 'off'];
@@ -80,7 +91,13 @@ export function readSshSettings(
     knownHostsFile: expandHome(get('SSH_KNOWN_HOSTS') ?? '~/.ssh/known_hosts', home),
     hostKeyPolicy: policy as HostKeyPolicy,
     connectTimeoutMs: seconds('SSH_CONNECT_TIMEOUT', get('SSH_CONNECT_TIMEOUT') ?? '10') * 1000,
-    maxChannels: integer('SSH_MAX_CHANNELS', get('SSH_MAX_CHANNELS') ?? '8', 1, 1000),
+    maxChannels: integer(
+      'SSH_MAX_CHANNELS',
+      get('SSH_MAX_CHANNELS') ?? String(DEFAULT_MAX_CHANNELS),
+      1,
+      1000,
+    ),
+    virshShells: integer('VIRSH_SHELLS', get('VIRSH_SHELLS') ?? String(DEFAULT_VIRSH_SHELLS), 0, 64),
     commandTimeoutSeconds: seconds('COMMAND_TIMEOUT', get('COMMAND_TIMEOUT') ?? '60'),
   };
 }
@@ -120,6 +137,7 @@ export function resolveHostOptions(
     hostKeyPolicy: settings.hostKeyPolicy,
     connectTimeoutMs: settings.connectTimeoutMs,
     maxChannels: settings.maxChannels,
+    virshShells: Math.min(settings.virshShells, settings.maxChannels - 1),
   };
 }
 

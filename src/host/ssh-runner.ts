@@ -6,6 +6,7 @@ import { DEFAULT_KILL_AFTER_SECONDS, buildStepCommand } from './remote-command.j
 import type { CommandResult, HostRunner, RemoteStep } from './runner.js';
 import { loadSshContext, resolveHostOptions } from './ssh-options.js';
 import type { SshContext } from './ssh-options.js';
+import { shellCommandOf, shellCommandText } from './virsh-shell.js';
 
 export interface SshRunnerOptions {
   readonly context: SshContext;
@@ -28,10 +29,22 @@ export class SshRunner implements HostRunner {
 
   // Runs the step on `host`; resolves when it exits with 0, rejects with CommandError/TransportError.
   async run(host: string, step: RemoteStep): Promise<CommandResult> {
-    const command = this.commandLine(step);
     const timeoutSeconds = step.timeoutSeconds ?? this.options.context.settings.commandTimeoutSeconds;
+    const connection = this.connection(host);
+    const shellCommand = this.options.context.settings.virshShells > 0 ? shellCommandOf(step) : undefined;
+    if (shellCommand !== undefined) {
+      // No `timeout` runs in a shell: the local timer is the limit, and it kills the shell's virsh.
+      const result = await connection.runInShell(shellCommand, {
+        step: step.step,
+        timeoutMs: timeoutSeconds * 1000,
+        ...(step.signal ? { signal: step.signal } : {}),
+        ...(step.requestedAt === undefined ? {} : { requestedAt: step.requestedAt }),
+      });
+      if (result !== undefined) return requireSuccess(result);
+    }
+    const command = buildStepCommand(step, this.stepDefaults());
     const killAfter = this.options.killAfterSeconds ?? DEFAULT_KILL_AFTER_SECONDS;
-    const result = await this.connection(host).run(command, {
+    const result = await connection.run(command, {
       step: step.step,
       timeoutMs: (timeoutSeconds + killAfter + LOCAL_GRACE_SECONDS) * 1000,
       ...(step.stdin === undefined ? {} : { stdin: step.stdin }),
@@ -41,14 +54,21 @@ export class SshRunner implements HostRunner {
     return requireSuccess(result);
   }
 
-  // The exact command line a step is sent as (for --dry-run and logs).
+  // The exact command line a step is sent as (for logs): the line written to a virsh shell when the step
+  // runs in one (or as its own process when no shell can be had), else the command line.
   commandLine(step: RemoteStep): string {
-    return buildStepCommand(step, {
+    const shellCommand = this.options.context.settings.virshShells > 0 ? shellCommandOf(step) : undefined;
+    if (shellCommand !== undefined) return shellCommandText(shellCommand);
+    return buildStepCommand(step, this.stepDefaults());
+  }
+
+  private stepDefaults(): { timeoutSeconds: number; killAfterSeconds?: number } {
+    return {
       timeoutSeconds: this.options.context.settings.commandTimeoutSeconds,
       ...(this.options.killAfterSeconds === undefined
         ? {}
         : { killAfterSeconds: this.options.killAfterSeconds }),
-    });
+    };
   }
 
   // The host's connection, created on first use (it connects lazily).

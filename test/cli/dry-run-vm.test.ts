@@ -21,6 +21,8 @@ afterEach(() => vi.unstubAllEnvs());
 const run = runExecutable;
 
 const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system';
+const SHELL = 'virsh --connect qemu:///system shell>';
+const START = 'LC_ALL=C TERM=dumb INPUTRC=/dev/null exec virsh --connect qemu:///system';
 // migrate reads the action XML from stdin unless --vm-xml names a file; a file keeps the test off
 // the worker's stdin (which never ends).
 const MIGRATE_ARGS = ['one-42', 'node2', 'node1', '42', 'node1', '--dry-run', '--vm-xml', VM_XML];
@@ -37,18 +39,22 @@ describe('migrate --dry-run', () => {
     expect(result.stderr).toEqual([]);
     expect(result.stdout).toBe(
       [
+        '# a virsh shell on node1, kept open for short virsh commands:',
+        START,
         '# read domain state, on node1:',
-        `${VIRSH} domstate -- one-42`,
+        `${SHELL} domstate -- one-42`,
+        '# a virsh shell on node2, kept open for short virsh commands:',
+        START,
         '# read domain state, on node2:',
-        `${VIRSH} domstate -- one-42`,
+        `${SHELL} domstate -- one-42`,
         '# list snapshots, on node1:',
-        `${VIRSH} snapshot-list --name --topological -- one-42`,
+        `${SHELL} snapshot-list --name --topological -- one-42`,
         '# migrate domain, on node1:',
         'LC_ALL=C timeout --kill-after=5s 930s virsh --connect qemu:///system migrate --live -- one-42 qemu+ssh://node2/system',
         '# read domain state, on node1:',
-        `${VIRSH} domstate -- one-42`,
+        `${SHELL} domstate -- one-42`,
         '# read domain state, on node2:',
-        `${VIRSH} domstate -- one-42`,
+        `${SHELL} domstate -- one-42`,
         '# sync guest time, on node2:',
         'LC_ALL=C timeout --kill-after=5s 5s virsh --connect qemu:///system domtime --sync -- one-42',
         '',

@@ -18,6 +18,12 @@ const root = path.join(import.meta.dirname, '../..');
 const KVMRC = path.join(root, 'remotes/etc/vmm/kvm/kvmrc');
 const TEMPLATE = path.join(root, 'examples/web.tmpl');
 const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system';
+// Short virsh commands are lines written to a virsh shell kept open on the host (VIRSH_SHELLS).
+const SHELL = 'virsh --connect qemu:///system shell>';
+const shellOn = (host: string): string[] => [
+  `# a virsh shell on ${host}, kept open for short virsh commands:`,
+  'LC_ALL=C TERM=dumb INPUTRC=/dev/null exec virsh --connect qemu:///system',
+];
 const work = mkdtempSync(path.join(tmpdir(), 'onevmm-remote-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -169,8 +175,9 @@ describe('runRemoteAction --dry-run', () => {
     expect(xml).toContain('<name>one-42</name>');
     expect(result.stdout).toBe(
       [
+        ...shellOn('node1'),
         '# read domain state, on node1:',
-        `${VIRSH} domstate -- one-42`,
+        `${SHELL} domstate -- one-42`,
         '# write deployment file, on node1:',
         `LC_ALL=C timeout --kill-after=5s 60s sh -c '${WRITE_SCRIPT}' sh /var/lib/one//datastores/0/42 ${file} ${Buffer.byteLength(xml)}`,
         '# stdin:',
@@ -178,7 +185,7 @@ describe('runRemoteAction --dry-run', () => {
         '# create domain, on node1:',
         `${VIRSH} create -- ${file}`,
         '# read domain uuid, on node1:',
-        `${VIRSH} domuuid -- one-42`,
+        `${SHELL} domuuid -- one-42`,
         '00000000-0000-0000-0000-000000000000',
         '',
       ].join('\n'),
@@ -204,12 +211,10 @@ describe('runRemoteAction --dry-run', () => {
     const env = await run('deploy', ...args);
     const flag = await run('deploy', ...args, '--kvmrc', fromFlag);
 
-    expect(commandsOf(env.stdout)[0]).toBe(
-      'LC_ALL=C timeout --kill-after=5s 90s virsh --connect qemu+tcp://env/system domstate -- one-42',
-    );
-    expect(commandsOf(flag.stdout)[0]).toBe(
-      'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu+tcp://flag/system domstate -- one-42',
-    );
+    expect(env.stdout).toContain('virsh --connect qemu+tcp://env/system shell> domstate -- one-42\n');
+    expect(commandsOf(env.stdout)[1]).toMatch(/^LC_ALL=C timeout --kill-after=5s 90s sh -c /);
+    expect(flag.stdout).toContain('virsh --connect qemu+tcp://flag/system shell> domstate -- one-42\n');
+    expect(commandsOf(flag.stdout)[1]).toMatch(/^LC_ALL=C timeout --kill-after=5s 60s sh -c /);
   });
 
   it('shutdown prints domstate, shutdown, domstate and nothing else on stdout', async () => {
@@ -218,12 +223,13 @@ describe('runRemoteAction --dry-run', () => {
     expect(result).toEqual({
       code: 0,
       stdout: [
+        ...shellOn('node1'),
         '# read domain state, on node1:',
-        `${VIRSH} domstate -- one-5`,
+        `${SHELL} domstate -- one-5`,
         '# send ACPI shutdown, on node1:',
-        `${VIRSH} shutdown -- one-5`,
+        `${SHELL} shutdown -- one-5`,
         '# read domain state, on node1:',
-        `${VIRSH} domstate -- one-5`,
+        `${SHELL} domstate -- one-5`,
         '',
       ].join('\n'),
       stderr: [],
@@ -269,8 +275,9 @@ describe('runRemoteAction --dry-run', () => {
     expect(result).toEqual({
       code: 0,
       stdout: [
+        ...shellOn('node1'),
         '# read domain statistics, on node1:',
-        `${VIRSH} domstats --state --cpu-total --balloon --interface --block --nowait`,
+        `${SHELL} domstats --state --cpu-total --balloon --interface --block --nowait`,
         'VM_POLL=YES',
         '',
       ].join('\n'),

@@ -42,6 +42,7 @@ function connection(overrides: Partial<HostConnectionOptions> = {}): HostConnect
     hostKeyPolicy: 'strict',
     connectTimeoutMs: 5000,
     maxChannels: 8,
+    virshShells: 0,
     ...overrides,
   });
   open.push(c);

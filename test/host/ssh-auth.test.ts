@@ -33,6 +33,7 @@ function options(overrides: Partial<HostOptions>): HostOptions {
     hostKeyPolicy: 'strict',
     connectTimeoutMs: 1000,
     maxChannels: 1,
+    virshShells: 0,
     ...overrides,
   };
 }

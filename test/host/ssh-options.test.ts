@@ -27,7 +27,8 @@ describe('readSshSettings', () => {
       knownHostsFile: `${HOME}/.ssh/known_hosts`,
       hostKeyPolicy: 'strict',
       connectTimeoutMs: 10_000,
-      maxChannels: 8,
+      maxChannels: 9,
+      virshShells: 4,
       commandTimeoutSeconds: 60,
     });
   });
@@ -43,6 +44,7 @@ describe('readSshSettings', () => {
           SSH_HOST_KEY_POLICY: 'accept-new',
           SSH_CONNECT_TIMEOUT: '2.5',
           SSH_MAX_CHANNELS: '3',
+          VIRSH_SHELLS: '0',
           COMMAND_TIMEOUT: '90',
           LIBVIRT_URI: 'qemu:///system',
         },
@@ -56,6 +58,7 @@ describe('readSshSettings', () => {
       hostKeyPolicy: 'accept-new',
       connectTimeoutMs: 2500,
       maxChannels: 3,
+      virshShells: 0,
       commandTimeoutSeconds: 90,
     });
     expect(readSshSettings({ SSH_PORT: '', SSH_USER: '' }, HOME)).not.toHaveProperty('port');
@@ -99,7 +102,16 @@ describe('resolveHostOptions', () => {
       knownHostsFile: `${HOME}/.ssh/known_hosts`,
       hostKeyPolicy: 'strict',
       connectTimeoutMs: 10_000,
-      maxChannels: 8,
+      maxChannels: 9,
+      virshShells: 4,
+    });
+  });
+
+  it('keeps one channel free of shells', () => {
+    const settings = readSshSettings({ SSH_MAX_CHANNELS: '3', VIRSH_SHELLS: '8' }, HOME);
+    expect(resolveHostOptions('tb-h1', settings, CONFIG, LOCAL)).toMatchObject({
+      maxChannels: 3,
+      virshShells: 2,
     });
   });
 

@@ -1,0 +1,347 @@
+// Long-lived `virsh` shells on a host: a short virsh command (domstate, destroy, domstats…) is written to
+// a virsh that is already running and connected to libvirtd, instead of starting sshd's session, a shell,
+// `timeout` and a new virsh that connects to libvirtd again. Measured on the testbed: a new virsh per
+// `dominfo` costs ~24 ms of host CPU, the same command in a running virsh ~0.5 ms.
+//
+// virsh has no machine-readable framing of its interactive mode, so each command is followed by two
+// markers: `echo --err @onevmm-<token>-N@` (stderr) and `echo @onevmm-<token>-N@` (stdout). virsh reads its input with
+// readline, which echoes every line after the prompt on stdout; the prompt is learnt from a first marker.
+// A command failed when its stderr has a line starting with `error:` (virsh prints every failure so; its
+// exit status, which a shell does not give, is 1 exactly then in batch mode).
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Client, ClientChannel } from 'ssh2';
+import { classifyOutput } from './classify.js';
+import { CommandError, TransportError } from './errors.js';
+import type { CommandFailure } from './errors.js';
+import { quote } from './quote.js';
+import { PidReportFilter, killRemoteSession, withPidReport } from './remote-kill.js';
+import type { CommandResult, RemoteStep } from './runner.js';
+
+// Short commands that never read stdin and never prompt. Anything else (create, migrate, save…) keeps its
+// own process, bounded by the host's `timeout`.
+const SHELL_COMMANDS = new Set([
+  'destroy',
+  'domstate',
+  'dominfo',
+  'domuuid',
+  'domid',
+  'domname',
+  'domstats',
+  'dumpxml',
+  'domblklist',
+  'domiflist',
+  'domblkinfo',
+  'list',
+  'shutdown',
+  'reboot',
+  'reset',
+  'suspend',
+  'resume',
+  'snapshot-list',
+  'snapshot-current',
+  'snapshot-dumpxml',
+  'undefine',
+]);
+
+export interface ShellCommand {
+  readonly uri: string;
+  // The line written to the shell, e.g. `destroy -- one-7`.
+  readonly line: string;
+}
+
+// The shell line for a step, or undefined when the step must run as its own command: not a plain
+// `virsh --connect <uri> <command> …`, a command not in the list, stdin or environment of its own, or a
+// word quote() would have to quote (virsh's own parser then reads every word exactly as sh would), or
+// libvirt's test driver (its domains live in each connection: a shell would keep a private frozen copy).
+export function shellCommandOf(step: RemoteStep): ShellCommand | undefined {
+  const [program, connect, uri, command, ...args] = step.argv;
+  if (program !== 'virsh' || connect !== '--connect' || uri === undefined || command === undefined) return;
+  if (uri.startsWith('test:')) return;
+  if (!SHELL_COMMANDS.has(command) || step.stdin !== undefined) return;
+  if (step.env !== undefined && Object.keys(step.env).length > 0) return;
+  const words = [uri, command, ...args];
+  if (!words.every((word) => word !== '' && quote(word) === word)) return;
+  return { uri, line: [command, ...args].join(' ') };
+}
+
+// The command line that starts a shell (as sent, before the PID report). TERM=dumb and no inputrc keep
+// readline from writing terminal controls.
+export function shellStartCommand(uri: string): string {
+  return `LC_ALL=C TERM=dumb INPUTRC=/dev/null exec virsh --connect ${quote(uri)}`;
+}
+
+// How a command run in a shell is named in results and errors.
+export function shellCommandText(command: ShellCommand): string {
+  return `virsh --connect ${command.uri} shell> ${command.line}`;
+}
+
+// Splits a shell's stdout and stderr into the output of each command (pure: fed bytes, no I/O). The
+// markers carry a random token, so that no output (a domain's name, its XML) can fake one.
+export class ShellFrames {
+  private readonly token: string;
+  private out = '';
+  private err = '';
+  private prompt: string | undefined;
+
+  constructor(token: string = randomBytes(6).toString('hex')) {
+    this.token = token;
+  }
+
+  private marker(n: number): string {
+    return `@onevmm-${this.token}-${n}@`;
+  }
+
+  get ready(): boolean {
+    return this.prompt !== undefined;
+  }
+
+  // Bytes of the shell's output so far not given to a command (bounds a runaway command).
+  get buffered(): number {
+    return this.out.length + this.err.length;
+  }
+
+  pushStdout(chunk: string): void {
+    this.out += chunk;
+  }
+
+  pushStderr(chunk: string): void {
+    this.err += chunk;
+  }
+
+  // The input that ends command `n` (both markers).
+  markers(n: number): string {
+    return `echo --err ${this.marker(n)}\necho ${this.marker(n)}\n`;
+  }
+
+  // After the start-up markers (n = 0): learns the prompt; true once done. Returns the start-up stderr
+  // (libvirt's complaints when it cannot connect) through `errors`.
+  takeStart(errors: { text: string }): boolean {
+    const took = this.take(0);
+    if (took === undefined) return false;
+    errors.text = took.stderr;
+    return true;
+  }
+
+  // Command `n`'s stdout and stderr once both of its markers arrived, else undefined.
+  take(n: number, line?: string): { stdout: string; stderr: string } | undefined {
+    const m = this.marker(n);
+    const errEnd = this.err.indexOf(`error: ${m}\n`);
+    if (errEnd < 0) return;
+    const echo = `echo ${m}\n`;
+    let outEnd = -1;
+    for (let at = this.out.indexOf(echo); at >= 0; at = this.out.indexOf(echo, at + 1)) {
+      if (this.out.startsWith(`${m}\n`, at + echo.length)) {
+        outEnd = at;
+        break;
+      }
+    }
+    if (outEnd < 0) return;
+    const lineStart = this.out.lastIndexOf('\n', outEnd) + 1;
+    const prompt = this.out.slice(lineStart, outEnd);
+    let stdout = this.out.slice(0, lineStart);
+    this.out = this.out.slice(outEnd + echo.length + m.length + 1);
+    const stderr = this.err.slice(0, errEnd);
+    this.err = this.err.slice(errEnd + `error: ${m}\n`.length);
+    if (line === undefined) {
+      this.prompt = prompt;
+      return { stdout: '', stderr };
+    }
+    // stdout: `<prompt><line>\n<output><prompt>echo --err <m>\n\n<prompt>echo <m>\n<m>\n`.
+    const head = `${this.prompt}${line}\n`;
+    const start = stdout.indexOf(head);
+    if (start >= 0) stdout = stdout.slice(start + head.length);
+    const tail = stdout.lastIndexOf(`${this.prompt}echo --err ${m}\n`);
+    if (tail >= 0) stdout = stdout.slice(0, tail);
+    return { stdout, stderr };
+  }
+}
+
+export interface ShellRun {
+  readonly host: string;
+  readonly step: string;
+  readonly command: ShellCommand;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly maxOutputBytes: number;
+}
+
+// Why a shell could not be used; the command then runs as its own process.
+export class ShellUnavailable extends Error {}
+
+// One virsh shell on one SSH channel; runs one command at a time.
+export class VirshShell {
+  readonly uri: string;
+  private channel: ClientChannel | undefined;
+  private readonly frames = new ShellFrames();
+  private readonly pids = new PidReportFilter();
+  private n = 0;
+  private waiter: (() => void) | undefined;
+  private closed = false;
+  // Called once when the shell is gone (closed, killed, or its channel ended).
+  onGone: () => void = () => undefined;
+  // Called when the shell waits for work (true) and when it is taken again (false).
+  onIdle: (idle: boolean) => void = () => undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly host: string,
+    uri: string,
+  ) {
+    this.uri = uri;
+  }
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  // Opens the channel and waits for virsh's first prompt; rejects with ShellUnavailable (with libvirt's
+  // message when virsh could not connect), never with a command's error.
+  start(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const fail = (why: string): void => {
+        this.kill();
+        reject(new ShellUnavailable(why));
+      };
+      const timer = setTimeout(() => fail(`no virsh prompt after ${timeoutMs} ms`), timeoutMs);
+      const errors = { text: '' };
+      this.waiter = () => {
+        if (this.closed) {
+          clearTimeout(timer);
+          return fail('virsh ended before its first prompt');
+        }
+        if (!this.frames.takeStart(errors)) return;
+        clearTimeout(timer);
+        this.waiter = undefined;
+        if (/^error: /m.test(errors.text)) fail(errors.text.trim());
+        else resolve();
+      };
+      try {
+        this.client.exec(withPidReport(shellStartCommand(this.uri)), (error, channel) => {
+          if (error) {
+            clearTimeout(timer);
+            this.closed = true;
+            this.onGone();
+            return reject(new ShellUnavailable(`cannot open a channel: ${error.message}`));
+          }
+          this.attach(channel);
+          channel.write(this.frames.markers(0));
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        this.closed = true;
+        this.onGone();
+        reject(new ShellUnavailable(`cannot open a channel: ${(error as Error).message}`));
+      }
+    });
+  }
+
+  private attach(channel: ClientChannel): void {
+    this.channel = channel;
+    channel.setEncoding('utf8');
+    channel.stderr.setEncoding('utf8');
+    channel.on('data', (chunk: string) => {
+      this.frames.pushStdout(chunk);
+      this.waiter?.();
+    });
+    channel.stderr.on('data', (chunk: string) => {
+      this.frames.pushStderr(this.pids.push(Buffer.from(chunk)).toString('utf8'));
+      this.waiter?.();
+    });
+    channel.on('error', () => this.gone());
+    channel.on('close', () => this.gone());
+  }
+
+  private gone(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onGone();
+    this.waiter?.();
+  }
+
+  // Runs one command; the result carries exit code 1 when virsh reported an error, else 0. A shell that
+  // dies under a command rejects with TransportError; a timeout, an abort or too much output kill it.
+  run(req: ShellRun): Promise<CommandResult> {
+    const started = performance.now();
+    const elapsed = (): number => Math.round(performance.now() - started);
+    const command = shellCommandText(req.command);
+    const n = ++this.n;
+    return new Promise<CommandResult>((resolve, reject) => {
+      let settled = false;
+      const finish = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        this.waiter = undefined;
+        outcome();
+      };
+      const stop = (reason: CommandFailure): void => {
+        this.kill();
+        const error = new CommandError({
+          host: req.host,
+          step: req.step,
+          command,
+          reason,
+          exitCode: null,
+          signal: null,
+          stdout: '',
+          stderr: '',
+          durationMs: elapsed(),
+          ...(reason === 'timeout' ? { timeoutMs: req.timeoutMs } : {}),
+          ...(reason === 'output-limit' ? { limit: { stream: 'stdout', bytes: req.maxOutputBytes } } : {}),
+        });
+        finish(() => reject(error));
+      };
+      const timer = setTimeout(() => stop('timeout'), req.timeoutMs);
+      const onAbort = (): void => stop('cancelled');
+      if (req.signal?.aborted) return stop('cancelled');
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiter = () => {
+        const took = this.frames.take(n, req.command.line);
+        if (took !== undefined) {
+          const exitCode = /^error: /m.test(took.stderr) ? 1 : 0;
+          // libvirtd went away under this shell: the next command gets a new one.
+          if (exitCode !== 0 && classifyOutput(took.stderr, exitCode) === 'transport') this.close();
+          const result = { host: req.host, step: req.step, command, signal: null, exitCode, ...took };
+          return finish(() => resolve({ ...result, durationMs: elapsed() }));
+        }
+        if (this.closed) {
+          const message = `virsh shell on ${req.host} ended while running ${req.step}`;
+          return finish(() =>
+            reject(new TransportError({ host: req.host, failure: 'lost', step: req.step }, message)),
+          );
+        }
+        if (this.frames.buffered > req.maxOutputBytes) stop('output-limit');
+      };
+      try {
+        this.channel?.write(`${req.command.line}\n${this.frames.markers(n)}`);
+      } catch {
+        this.gone();
+      }
+      this.waiter();
+    });
+  }
+
+  // Ends the shell: virsh exits at the end of its input.
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.channel?.end();
+    } catch {
+      // already gone
+    }
+    this.gone();
+  }
+
+  // Kills virsh (and whatever it runs) on the host, then closes the channel.
+  kill(): void {
+    if (this.pids.pid !== undefined) killRemoteSession(this.client, this.pids.pid);
+    try {
+      this.channel?.close();
+    } catch {
+      // already gone
+    }
+    this.gone();
+  }
+}

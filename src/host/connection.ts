@@ -8,7 +8,14 @@ import { CommandError, TransportError } from './errors.js';
 import type { CommandResult } from './runner.js';
 import { Semaphore } from './semaphore.js';
 import { defaultIo, openClient } from './ssh-connect.js';
-import { ShellUnavailable, VirshShell } from './virsh-shell.js';
+import {
+  SHELL_LIFETIME_SECONDS,
+  ShellLost,
+  ShellUnavailable,
+  VirshShell,
+  mayRerun,
+  shellCommandText,
+} from './virsh-shell.js';
 import type { ShellCommand } from './virsh-shell.js';
 import type { ConnectOptions, ConnectionIo } from './ssh-connect.js';
 
@@ -103,17 +110,45 @@ export class HostConnection {
       options.signal,
       cancelled,
     );
-    const shell = await this.takeShell(client, command.uri, options.signal, cancelled);
+    // A command longer than a shell lives runs as a process of its own.
+    if (options.timeoutMs + 20_000 > SHELL_LIFETIME_SECONDS * 1000) return undefined;
+    const started = performance.now();
+    let shell: VirshShell | undefined;
+    try {
+      shell = await this.takeShell(client, command.uri, options.timeoutMs, options.signal, cancelled);
+    } catch (error) {
+      if (!(error instanceof ShellUnavailable)) throw error;
+      // libvirtd did not let virsh connect within the command's time limit: the command timed out.
+      throw new CommandError({
+        host: this.options.host,
+        step: options.step,
+        command: shellCommandText(command),
+        reason: 'timeout',
+        timeoutMs: options.timeoutMs,
+        exitCode: null,
+        signal: null,
+        stdout: '',
+        stderr: `virsh shell: ${error.message}`,
+        durationMs: Math.round(performance.now() - started),
+      });
+    }
     if (shell === undefined) return undefined;
     try {
       return await shell.run({
         host: this.options.host,
         step: options.step,
         command,
-        timeoutMs: options.timeoutMs,
+        // What is left of the command's time after waiting for a shell (a second at least).
+        timeoutMs: Math.max(1000, options.timeoutMs - (performance.now() - started)),
         maxOutputBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+    } catch (error) {
+      // The shell died under the command while the connection lives (killed on the host, or dead before
+      // the command reached it): a command that may run twice runs again as a process of its own.
+      if (error instanceof ShellLost && mayRerun(command) && this.session?.client === client)
+        return undefined;
+      throw error;
     } finally {
       this.giveBack(shell);
     }
@@ -124,10 +159,13 @@ export class HostConnection {
   private async takeShell(
     client: Client,
     uri: string,
+    timeoutMs: number,
     signal: AbortSignal | undefined,
     cancelled: (cause?: unknown) => Error,
   ): Promise<VirshShell | undefined> {
     for (;;) {
+      // Shells too old for this command end now (a new one is started below).
+      for (const shell of this.idleShells.filter((s) => !s.fitsIn(timeoutMs))) shell.close();
       const idle = this.idleShells.findLastIndex((shell) => shell.uri === uri && shell.alive);
       const found = idle >= 0 ? this.idleShells.splice(idle, 1)[0] : undefined;
       if (found !== undefined) {
@@ -135,7 +173,7 @@ export class HostConnection {
         return found;
       }
       const release = this.shells.size < this.options.virshShells ? this.channels.tryAcquire() : undefined;
-      if (release !== undefined) return this.startShell(client, uri, release);
+      if (release !== undefined) return this.startShell(client, uri, timeoutMs, release);
       if (this.shells.size === 0) return undefined;
       if (signal?.aborted) throw cancelled(signal.reason);
       const shell = await new Promise<VirshShell | undefined>((resolve, reject) => {
@@ -151,13 +189,15 @@ export class HostConnection {
         signal?.addEventListener('abort', onAbort, { once: true });
         this.shellWaiters.push(waiter);
       });
-      if (shell !== undefined) return shell;
+      if (shell?.fitsIn(timeoutMs) === true) return shell;
+      shell?.close();
     }
   }
 
   private async startShell(
     client: Client,
     uri: string,
+    timeoutMs: number,
     release: () => void,
   ): Promise<VirshShell | undefined> {
     const shell = new VirshShell(client, this.options.host, uri);
@@ -178,10 +218,10 @@ export class HostConnection {
     this.shells.add(shell);
     this.shellsStarted++;
     try {
-      await shell.start(this.options.connectTimeoutMs);
+      await shell.start(timeoutMs);
       return shell;
     } catch (error) {
-      if (!(error instanceof ShellUnavailable)) throw error;
+      if (!(error instanceof ShellUnavailable) || error.timedOut) throw error;
       this.shellsOffUntil = Date.now() + SHELL_BACKOFF_MS;
       return undefined;
     }

@@ -44,6 +44,34 @@ const SHELL_COMMANDS = new Set([
   'undefine',
 ]);
 
+// Commands that may run twice with the same outcome: when a shell dies under one of them (killed on the
+// host, or found dead only once the command was written to it), it runs again as a process of its own.
+// A second destroy finds the domain not running and a second shutdown sends the power button again, both
+// of which their callers take as success.
+const RERUNNABLE = new Set([
+  'destroy',
+  'domstate',
+  'dominfo',
+  'domuuid',
+  'domid',
+  'domname',
+  'domstats',
+  'dumpxml',
+  'domblklist',
+  'domiflist',
+  'domblkinfo',
+  'list',
+  'shutdown',
+  'snapshot-list',
+  'snapshot-current',
+  'snapshot-dumpxml',
+]);
+
+// True when the command may run again after its shell died under it.
+export function mayRerun(command: ShellCommand): boolean {
+  return RERUNNABLE.has(command.line.split(' ', 1)[0] ?? '');
+}
+
 export interface ShellCommand {
   readonly uri: string;
   // The line written to the shell, e.g. `destroy -- one-7`.
@@ -65,10 +93,19 @@ export function shellCommandOf(step: RemoteStep): ShellCommand | undefined {
   return { uri, line: [command, ...args].join(' ') };
 }
 
+// A shell lives at most this long on the host, whatever happens to this process or its connection (so
+// that nothing it runs is left running, as `timeout` bounds every other command); it takes no command
+// that could still run when that time is up.
+export const SHELL_LIFETIME_SECONDS = 900;
+const SHELL_KILL_AFTER_SECONDS = 5;
+
 // The command line that starts a shell (as sent, before the PID report). TERM=dumb and no inputrc keep
 // readline from writing terminal controls.
 export function shellStartCommand(uri: string): string {
-  return `LC_ALL=C TERM=dumb INPUTRC=/dev/null exec virsh --connect ${quote(uri)}`;
+  return (
+    `LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=${SHELL_KILL_AFTER_SECONDS}s ` +
+    `${SHELL_LIFETIME_SECONDS}s virsh --connect ${quote(uri)}`
+  );
 }
 
 // How a command run in a shell is named in results and errors.
@@ -166,8 +203,33 @@ export interface ShellRun {
   readonly maxOutputBytes: number;
 }
 
-// Why a shell could not be used; the command then runs as its own process.
-export class ShellUnavailable extends Error {}
+// Why a shell could not be used: the command then runs as its own process, unless virsh did not even
+// prompt within the command's own time limit (libvirtd hung): then the command timed out.
+export class ShellUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
+
+// The shell ended while a command was written to it (the command may or may not have run).
+export class ShellLost extends TransportError {}
+
+// What virsh says about its own connection, not about a command: when libvirtd restarted, the shell
+// reports the loss when it happens and reconnects before the next command, which then runs normally.
+const CONNECTION_NOTICES = /^error: (Disconnected from \S+ due to .*|Reconnected to the hypervisor)\n/gm;
+
+// A command's result from its output in a shell: failed (1) when virsh printed an `error:` line about it.
+export function outcomeOf(frame: { stdout: string; stderr: string }): {
+  stdout: string;
+  stderr: string;
+  exitCode: 0 | 1;
+} {
+  const stderr = frame.stderr.replace(CONNECTION_NOTICES, '');
+  return { stdout: frame.stdout, stderr, exitCode: /^error: /m.test(stderr) ? 1 : 0 };
+}
 
 // One virsh shell on one SSH channel; runs one command at a time.
 export class VirshShell {
@@ -178,6 +240,8 @@ export class VirshShell {
   private n = 0;
   private waiter: (() => void) | undefined;
   private closed = false;
+  // Past this time (ms since the epoch) the host's `timeout` may end the shell.
+  private readonly endsAt = Date.now() + SHELL_LIFETIME_SECONDS * 1000;
   // Called once when the shell is gone (closed, killed, or its channel ended).
   onGone: () => void = () => undefined;
   // Called when the shell waits for work (true) and when it is taken again (false).
@@ -195,15 +259,22 @@ export class VirshShell {
     return !this.closed;
   }
 
+  // True when a command with this time limit would end before the shell's lifetime on the host does
+  // (with a margin for the clocks of both ends to disagree on when the shell started).
+  fitsIn(timeoutMs: number): boolean {
+    return Date.now() + timeoutMs + 10_000 < this.endsAt;
+  }
+
   // Opens the channel and waits for virsh's first prompt; rejects with ShellUnavailable (with libvirt's
   // message when virsh could not connect), never with a command's error.
   start(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const fail = (why: string): void => {
+      const fail = (why: string, timedOut = false): void => {
+        this.waiter = undefined;
+        reject(new ShellUnavailable(why, timedOut));
         this.kill();
-        reject(new ShellUnavailable(why));
       };
-      const timer = setTimeout(() => fail(`no virsh prompt after ${timeoutMs} ms`), timeoutMs);
+      const timer = setTimeout(() => fail(`no virsh prompt after ${timeoutMs} ms`, true), timeoutMs);
       const errors = { text: '' };
       this.waiter = () => {
         if (this.closed) {
@@ -277,7 +348,6 @@ export class VirshShell {
         outcome();
       };
       const stop = (reason: CommandFailure): void => {
-        this.kill();
         const error = new CommandError({
           host: req.host,
           step: req.step,
@@ -292,24 +362,26 @@ export class VirshShell {
           ...(reason === 'output-limit' ? { limit: { stream: 'stdout', bytes: req.maxOutputBytes } } : {}),
         });
         finish(() => reject(error));
+        this.kill(); // after finish: the shell's end is not this command's failure
       };
       const timer = setTimeout(() => stop('timeout'), req.timeoutMs);
       const onAbort = (): void => stop('cancelled');
       if (req.signal?.aborted) return stop('cancelled');
       req.signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = () => {
-        const took = this.frames.take(n, req.command.line);
-        if (took !== undefined) {
-          const exitCode = /^error: /m.test(took.stderr) ? 1 : 0;
+        const frame = this.frames.take(n, req.command.line);
+        if (frame !== undefined) {
+          const took = outcomeOf(frame);
+          const exitCode = took.exitCode;
           // libvirtd went away under this shell: the next command gets a new one.
           if (exitCode !== 0 && classifyOutput(took.stderr, exitCode) === 'transport') this.close();
-          const result = { host: req.host, step: req.step, command, signal: null, exitCode, ...took };
+          const result = { host: req.host, step: req.step, command, signal: null, ...took };
           return finish(() => resolve({ ...result, durationMs: elapsed() }));
         }
         if (this.closed) {
           const message = `virsh shell on ${req.host} ended while running ${req.step}`;
           return finish(() =>
-            reject(new TransportError({ host: req.host, failure: 'lost', step: req.step }, message)),
+            reject(new ShellLost({ host: req.host, failure: 'lost', step: req.step }, message)),
           );
         }
         if (this.frames.buffered > req.maxOutputBytes) stop('output-limit');

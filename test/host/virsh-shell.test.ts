@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  mayRerun,
+  outcomeOf,
   ShellFrames,
   shellCommandOf,
   shellCommandText,
@@ -36,7 +38,7 @@ describe('shellCommandOf', () => {
   it('names the shell line and the command that starts a shell', () => {
     expect(shellCommandText({ uri: URI, line: 'list' })).toBe('virsh --connect qemu:///system shell> list');
     expect(shellStartCommand("qemu+ssh://h/system?x='1'")).toBe(
-      "LC_ALL=C TERM=dumb INPUTRC=/dev/null exec virsh --connect 'qemu+ssh://h/system?x='\\''1'\\'''",
+      "LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect 'qemu+ssh://h/system?x='\\''1'\\'''",
     );
   });
 });
@@ -126,4 +128,42 @@ describe('ShellFrames', () => {
     expect(errors.text).toBe('error: failed to connect to the hypervisor\n');
     expect(frames.ready).toBe(true);
   });
+});
+
+describe('outcomeOf', () => {
+  it('fails a command exactly when virsh printed an error line for it', () => {
+    expect(outcomeOf({ stdout: 'running\n\n', stderr: '' })).toEqual({
+      stdout: 'running\n\n',
+      stderr: '',
+      exitCode: 0,
+    });
+    expect(outcomeOf({ stdout: '', stderr: 'warning: x\n' }).exitCode).toBe(0);
+    expect(outcomeOf({ stdout: '\n', stderr: "error: failed to get domain 'one-x'\n" }).exitCode).toBe(1);
+  });
+
+  it("ignores virsh's notices about its own reconnection (libvirtd restarted between commands)", () => {
+    const stderr =
+      'error: Disconnected from qemu:///system due to end of file\nerror: Reconnected to the hypervisor\n';
+    expect(outcomeOf({ stdout: '\n', stderr })).toEqual({ stdout: '\n', stderr: '', exitCode: 0 });
+    expect(outcomeOf({ stdout: '', stderr: `${stderr}error: failed to get domain 'one-x'\n` })).toEqual({
+      stdout: '',
+      stderr: "error: failed to get domain 'one-x'\n",
+      exitCode: 1,
+    });
+  });
+});
+
+describe('mayRerun', () => {
+  it.each(['destroy -- one-7', 'domstate -- one-7', 'shutdown -- one-7', 'domstats --state'])(
+    '%s may run again',
+    (line) => {
+      expect(mayRerun({ uri: URI, line })).toBe(true);
+    },
+  );
+  it.each(['reboot -- one-7', 'reset -- one-7', 'suspend -- one-7', 'undefine -- one-7'])(
+    '%s may not',
+    (line) => {
+      expect(mayRerun({ uri: URI, line })).toBe(false);
+    },
+  );
 });

@@ -41,6 +41,8 @@ await build({
   define: { __dirname: '__onevmmDirname', __filename: '__onevmmFilename' },
   external: ['cpu-features', '*.node', 'libxml2-wasm'],
   legalComments: 'none',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 });
 

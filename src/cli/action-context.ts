@@ -47,8 +47,16 @@ export async function createCliActionContext(
     // VIRSH_RETRIES: transport failures (libvirtd restarting, a dropped connection) are retried.
     runner = withRetries(ssh, config.virshRetries);
     close = () => ssh.close();
-    const { LocalRunner } = await import('../host/local-runner.js');
-    local = new LocalRunner({ commandTimeoutSeconds: config.commandTimeout });
+    // execa (a quarter of a megabyte to compile) only for the actions that run something here.
+    let localRunner: Promise<HostRunner> | undefined;
+    local = {
+      run: async (host, step) => {
+        localRunner ??= import('../host/local-runner.js').then(
+          ({ LocalRunner }) => new LocalRunner({ commandTimeoutSeconds: config.commandTimeout }),
+        );
+        return (await localRunner).run(host, step);
+      },
+    };
   }
   const ctx: ActionContext = {
     runner,

@@ -2,6 +2,7 @@
 import { runActionCostBench } from './action-cost.js';
 import { runColdStartBench } from './cold-start.js';
 import { runDriverThroughputBench } from './driver-throughput.js';
+import { runGuestActionsBench } from './guest-actions.js';
 import { runLifecycleBench } from './lifecycle.js';
 import { runOnedActionsBench } from './oned-actions.js';
 import { runPollScaleBench } from './poll-scale.js';
@@ -15,6 +16,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   lifecycle: runLifecycleBench,
   'oned-actions': runOnedActionsBench,
   'action-cost': runActionCostBench,
+  'guest-actions': runGuestActionsBench,
 };
 
 const names = process.argv.slice(2);

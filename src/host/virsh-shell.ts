@@ -18,9 +18,11 @@ import { quote } from './quote.js';
 import { PidReportFilter, killRemoteSession, withPidReport } from './remote-kill.js';
 import type { CommandResult, RemoteStep } from './runner.js';
 
-// Short commands that never read stdin and never prompt. Anything else (create, migrate, save…) keeps its
-// own process, bounded by the host's `timeout`.
+// Commands that never read stdin, never prompt and take seconds at most (`create` starts QEMU: about as
+// long as a `destroy`). Anything else (migrate, save, restore, attach-device…) keeps its own process,
+// bounded by the host's `timeout`.
 const SHELL_COMMANDS = new Set([
+  'create',
   'destroy',
   'domstate',
   'dominfo',

@@ -183,7 +183,7 @@ describe('runRemoteAction --dry-run', () => {
         '# stdin:',
         `${xml}`,
         '# create domain, on node1:',
-        `${VIRSH} create -- ${file}`,
+        `${SHELL} create -- ${file}`,
         '# read domain uuid, on node1:',
         `${SHELL} domuuid -- one-42`,
         '00000000-0000-0000-0000-000000000000',

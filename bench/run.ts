@@ -3,6 +3,7 @@ import { runActionCostBench } from './action-cost.js';
 import { runColdStartBench } from './cold-start.js';
 import { runDriverThroughputBench } from './driver-throughput.js';
 import { runGuestActionsBench } from './guest-actions.js';
+import { runHostScaleBench } from './host-scale.js';
 import { runLifecycleBench } from './lifecycle.js';
 import { runOnedActionsBench } from './oned-actions.js';
 import { runPollScaleBench } from './poll-scale.js';
@@ -17,6 +18,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'oned-actions': runOnedActionsBench,
   'action-cost': runActionCostBench,
   'guest-actions': runGuestActionsBench,
+  'host-scale': runHostScaleBench,
 };
 
 const names = process.argv.slice(2);

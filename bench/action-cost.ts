@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { kitMissing, ONE_LOCATION } from '../test/e2e/helpers/oned-kit.js';
 import { actionData, Driver, ROOT } from './helpers/driver.js';
-import { nsenterArgv, round, row, runPool, runTimed } from './helpers/process.js';
+import { nsenterArgv, round, row, runPool, runTimed, spread } from './helpers/process.js';
 import { recordResult } from './results-file.js';
 
 const ROUNDS = Number(process.env['ACTION_COST_ROUNDS'] ?? 3);
@@ -54,12 +54,6 @@ const payload = (vmid: number, host: (typeof HOSTS)[number]): string =>
     `<VM><ID>${vmid}</ID><TEMPLATE></TEMPLATE></VM></VMM_DRIVER_ACTION_DATA>`,
   );
 
-const stats = (values: readonly number[]): { min: number; median: number; max: number } => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { min: round(sorted[0] ?? 0), median: round(median), max: round(sorted.at(-1) ?? 0) };
-};
 const show = (s: { min: number; median: number; max: number }): string =>
   `${s.min.toFixed(1)} / ${s.median.toFixed(1)} / ${s.max.toFixed(1)}`;
 
@@ -180,10 +174,10 @@ export async function runActionCostBench(): Promise<void> {
   }
   const loadAfter = os.loadavg();
 
-  const rate = (mode: Mode) => stats(batches[mode].map((b) => (ACTIONS * 1000) / b.ms));
-  const wall = (mode: Mode) => stats(batches[mode].map((b) => b.ms / 1000));
-  const cpu = (mode: Mode) => stats(batches[mode].map((b) => b.cpuMsPerAction));
-  const lat = (mode: Mode) => stats(latency[mode]);
+  const rate = (mode: Mode) => spread(batches[mode].map((b) => (ACTIONS * 1000) / b.ms));
+  const wall = (mode: Mode) => spread(batches[mode].map((b) => b.ms / 1000));
+  const cpu = (mode: Mode) => spread(batches[mode].map((b) => b.cpuMsPerAction));
+  const lat = (mode: Mode) => spread(latency[mode]);
   const labels: Record<Mode, string> = {
     opennebula: "OpenNebula's driver (kit one_vmm_exec -p)",
     onevmm: 'onevmm (bin/one_vmm_exec -p)',

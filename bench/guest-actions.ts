@@ -11,19 +11,13 @@ import { DriverProcess } from '../test/e2e/helpers/driver-process.js';
 import { deployPayload, domainPayload, requestLine, vmDir } from '../test/e2e/helpers/driver-payload.js';
 import { ensureTestbed, hostRun, type TestbedHost } from '../test/e2e/helpers/testbed.js';
 import { eventually, lastHeartbeat, removeEverywhere } from '../test/e2e/helpers/vm-guest.js';
-import { nsenterArgv, round, runTimed } from './helpers/process.js';
+import { nsenterArgv, round, runTimed, spread } from './helpers/process.js';
 import { recordResult } from './results-file.js';
 
 const ROUNDS = Number(process.env['GUEST_ACTIONS_ROUNDS'] ?? 3);
 const VMID = 100_950;
 const DOMAIN = `one-${VMID}`;
 
-const stats = (values: readonly number[]): { min: number; median: number; max: number } => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { min: round(sorted[0] ?? 0), median: round(median), max: round(sorted.at(-1) ?? 0) };
-};
 const show = (s: { min: number; median: number; max: number }): string =>
   `${s.min.toFixed(0)} / ${s.median.toFixed(0)} / ${s.max.toFixed(0)} ms`;
 
@@ -103,9 +97,9 @@ export async function runGuestActionsBench(): Promise<void> {
     await driver.finalize().catch(() => undefined);
     removeEverywhere(tb, DOMAIN);
   }
-  const d = stats(deploy);
-  const c = stats(create);
-  const s = stats(afterPowerOff);
+  const d = spread(deploy);
+  const c = spread(create);
+  const s = spread(afterPowerOff);
   const deployOver = round(d.median - c.median);
   console.log(`  DEPLOY through one_vmm_exec       ${show(d)}`);
   console.log(

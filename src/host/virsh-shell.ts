@@ -20,58 +20,38 @@ import type { CommandResult, RemoteStep } from './runner.js';
 
 // Commands that never read stdin, never prompt and take seconds at most (`create` starts QEMU: about as
 // long as a `destroy`). Anything else (migrate, save, restore, attach-device…) keeps its own process,
-// bounded by the host's `timeout`.
-const SHELL_COMMANDS = new Set([
-  'create',
-  'destroy',
-  'domstate',
-  'dominfo',
-  'domuuid',
-  'domid',
-  'domname',
-  'domstats',
-  'dumpxml',
-  'domblklist',
-  'domiflist',
-  'domblkinfo',
-  'list',
-  'shutdown',
-  'reboot',
-  'reset',
-  'suspend',
-  'resume',
-  'snapshot-list',
-  'snapshot-current',
-  'snapshot-dumpxml',
-  'undefine',
-]);
-
-// Commands that may run twice with the same outcome: when a shell dies under one of them (killed on the
-// host, or found dead only once the command was written to it), it runs again as a process of its own.
-// A second destroy finds the domain not running and a second shutdown sends the power button again, both
-// of which their callers take as success.
-const RERUNNABLE = new Set([
-  'destroy',
-  'domstate',
-  'dominfo',
-  'domuuid',
-  'domid',
-  'domname',
-  'domstats',
-  'dumpxml',
-  'domblklist',
-  'domiflist',
-  'domblkinfo',
-  'list',
-  'shutdown',
-  'snapshot-list',
-  'snapshot-current',
-  'snapshot-dumpxml',
+// bounded by the host's `timeout`. `true`: the command may run twice with the same outcome, so when a
+// shell dies under it (killed on the host, or found dead only once the command was written to it) it
+// runs again as a process of its own. A second destroy finds the domain not running and a second
+// shutdown sends the power button again, both of which their callers take as success.
+const SHELL_COMMANDS = new Map<string, boolean>([
+  ['create', false],
+  ['destroy', true],
+  ['domstate', true],
+  ['dominfo', true],
+  ['domuuid', true],
+  ['domid', true],
+  ['domname', true],
+  ['domstats', true],
+  ['dumpxml', true],
+  ['domblklist', true],
+  ['domiflist', true],
+  ['domblkinfo', true],
+  ['list', true],
+  ['shutdown', true],
+  ['reboot', false],
+  ['reset', false],
+  ['suspend', false],
+  ['resume', false],
+  ['snapshot-list', true],
+  ['snapshot-current', true],
+  ['snapshot-dumpxml', true],
+  ['undefine', false],
 ]);
 
 // True when the command may run again after its shell died under it.
 export function mayRerun(command: ShellCommand): boolean {
-  return RERUNNABLE.has(command.line.split(' ', 1)[0] ?? '');
+  return SHELL_COMMANDS.get(command.line.split(' ', 1)[0] ?? '') === true;
 }
 
 export interface ShellCommand {

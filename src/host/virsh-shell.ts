@@ -82,10 +82,10 @@ export const SHELL_LIFETIME_SECONDS = 900;
 const SHELL_KILL_AFTER_SECONDS = 5;
 
 // The command line that starts a shell (as sent, before the PID report). TERM=dumb and no inputrc keep
-// readline from writing terminal controls.
+// readline from writing terminal controls, and a wide screen from scrolling a long line as it echoes it.
 export function shellStartCommand(uri: string): string {
   return (
-    `LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=${SHELL_KILL_AFTER_SECONDS}s ` +
+    `LC_ALL=C TERM=dumb COLUMNS=100000 INPUTRC=/dev/null exec timeout --kill-after=${SHELL_KILL_AFTER_SECONDS}s ` +
     `${SHELL_LIFETIME_SECONDS}s virsh --connect ${quote(uri)}`
   );
 }
@@ -166,10 +166,10 @@ export class ShellFrames {
       this.prompt = prompt;
       return { stdout: '', stderr };
     }
-    // stdout: `<prompt><line>\n<output><prompt>echo --err <m>\n\n<prompt>echo <m>\n<m>\n`.
-    const head = `${this.prompt}${line}\n`;
-    const start = stdout.indexOf(head);
-    if (start >= 0) stdout = stdout.slice(start + head.length);
+    // stdout: `<prompt><line>\n<output><prompt>echo --err <m>\n\n<prompt>echo <m>\n<m>\n`. The echo of
+    // the line is not taken as typed: readline scrolls a line longer than the screen (`\r<…`); it ends
+    // at the first newline all the same.
+    stdout = stdout.slice(stdout.indexOf('\n') + 1);
     const tail = stdout.lastIndexOf(`${this.prompt}echo --err ${m}\n`);
     if (tail >= 0) stdout = stdout.slice(0, tail);
     return { stdout, stderr };

@@ -23,7 +23,7 @@ const run = runExecutable;
 const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///system';
 const SHELL = 'virsh --connect qemu:///system shell>';
 const START =
-  'LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect qemu:///system';
+  'LC_ALL=C TERM=dumb COLUMNS=100000 INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect qemu:///system';
 // migrate reads the action XML from stdin unless --vm-xml names a file; a file keeps the test off
 // the worker's stdin (which never ends).
 const MIGRATE_ARGS = ['one-42', 'node2', 'node1', '42', 'node1', '--dry-run', '--vm-xml', VM_XML];

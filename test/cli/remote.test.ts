@@ -22,7 +22,7 @@ const VIRSH = 'LC_ALL=C timeout --kill-after=5s 60s virsh --connect qemu:///syst
 const SHELL = 'virsh --connect qemu:///system shell>';
 const shellOn = (host: string): string[] => [
   `# a virsh shell on ${host}, kept open for short virsh commands:`,
-  'LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect qemu:///system',
+  'LC_ALL=C TERM=dumb COLUMNS=100000 INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect qemu:///system',
 ];
 const work = mkdtempSync(path.join(tmpdir(), 'onevmm-remote-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -6,7 +6,15 @@ import { DriverProcess } from './helpers/driver-process.js';
 import { domainPayload, requestLine } from './helpers/driver-payload.js';
 import { ensureDriverTestbed, hostNamed } from './helpers/driver-testbed.js';
 import { freezeProcess, hostProcesses, thawProcess } from './helpers/faults-host.js';
-import { startLibvirtd, stopLibvirtd, type TestbedHost, type TestbedInfo } from './helpers/testbed.js';
+import { createSshRunner } from '../../src/host/ssh-runner.js';
+import { loadKvmrc } from '../../src/setup/load-kvmrc.js';
+import {
+  hostRun,
+  startLibvirtd,
+  stopLibvirtd,
+  type TestbedHost,
+  type TestbedInfo,
+} from './helpers/testbed.js';
 
 const ARGS = '-t 15 -r 0 kvm -p'; // oned.conf's: no retries
 const VMS = 850; // 850-899: CANCELs of domains that do not exist
@@ -64,6 +72,31 @@ describe('virsh shells', () => {
     await driver.finalize();
     // FINALIZE closes the connection: the shells end with it.
     await expect.poll(() => virshPids().size, { timeout: 10_000 }).toBe(0);
+  });
+
+  it('reads the output of a line wider than the screen (readline scrolls its echo)', async () => {
+    const name = `one-${'x'.repeat(90)}`;
+    const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>16</memory><os><type arch='x86_64'>hvm</type></os></domain>`;
+    const file = '/tmp/onevmm-e2e-long-name.xml';
+    const define = `cat > ${file} && virsh --connect qemu:///system define ${file}; rm -f ${file}`;
+    expect(hostRun(h2, ['sh', '-c', define], xml).stderr).toBe('');
+    const { vars } = await loadKvmrc(tb.kvmrcPath, {});
+    const runner = createSshRunner(vars);
+    try {
+      const virsh = (...args: string[]) => ({
+        step: 'read',
+        argv: ['virsh', '--connect', 'qemu:///system', ...args],
+      });
+      const state = await runner.run(h2.address, virsh('domstate', '--', name));
+      expect(state.command).toBe(`virsh --connect qemu:///system shell> domstate -- ${name}`);
+      expect(state.stdout).toBe('shut off\n\n');
+      const dumped = await runner.run(h2.address, virsh('dumpxml', '--', name));
+      expect(dumped.stdout).toMatch(new RegExp(`^<domain type='qemu'>\\n  <name>${name}</name>`));
+      expect(dumped.stdout).toMatch(/<\/domain>\n\n$/);
+    } finally {
+      await runner.close();
+      hostRun(h2, ['virsh', '--connect', 'qemu:///system', 'undefine', name]);
+    }
   });
 
   it('a shell killed between actions, and libvirtd restarted under an idle shell: the next action succeeds', async () => {

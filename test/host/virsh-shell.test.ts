@@ -38,7 +38,7 @@ describe('shellCommandOf', () => {
   it('names the shell line and the command that starts a shell', () => {
     expect(shellCommandText({ uri: URI, line: 'list' })).toBe('virsh --connect qemu:///system shell> list');
     expect(shellStartCommand("qemu+ssh://h/system?x='1'")).toBe(
-      "LC_ALL=C TERM=dumb INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect 'qemu+ssh://h/system?x='\\''1'\\'''",
+      "LC_ALL=C TERM=dumb COLUMNS=100000 INPUTRC=/dev/null exec timeout --kill-after=5s 900s virsh --connect 'qemu+ssh://h/system?x='\\''1'\\'''",
     );
   });
 });
@@ -114,6 +114,24 @@ describe('ShellFrames', () => {
   it('writes markers with a token of its own', () => {
     expect(new ShellFrames('t0').markers(4)).toBe('echo --err @onevmm-t0-4@\necho @onevmm-t0-4@\n');
     expect(new ShellFrames().markers(1)).toMatch(/^echo --err @onevmm-[0-9a-f]{12}-1@\n/);
+  });
+
+  it('takes the output after the echoed line even when readline scrolled it (a line wider than the screen)', () => {
+    const frames = new ShellFrames('t0');
+    const errors = { text: '' };
+    frames.pushStdout(
+      `${BANNER}virsh # echo --err @onevmm-t0-0@\n\nvirsh # echo @onevmm-t0-0@\n@onevmm-t0-0@\n`,
+    );
+    frames.pushStderr('error: @onevmm-t0-0@\n');
+    expect(frames.takeStart(errors)).toBe(true);
+    // recorded: virsh 9.0 with TERM=dumb and 80 columns, `snapshot-list --name --topological -- <uuid>`
+    frames.pushStdout(
+      'virsh # \r<topological -- 5d2b56ac-0a7f-4e7f-a409-4dde39c653bb\nsnap-0\n\n' +
+        'virsh # echo --err @onevmm-t0-1@\n\nvirsh # echo @onevmm-t0-1@\n@onevmm-t0-1@\n',
+    );
+    frames.pushStderr('error: @onevmm-t0-1@\n');
+    const long = 'snapshot-list --name --topological -- 5d2b56ac-0a7f-4e7f-a409-4dde39c653bb';
+    expect(frames.take(1, long)).toEqual({ stdout: 'snap-0\n\n', stderr: '' });
   });
 
   it('keeps what virsh says before its first prompt', () => {

@@ -12,10 +12,12 @@ import {
   kitMissing,
   kitUp,
   ONE_LOCATION,
+  serialLog,
   settle,
   vmView,
   type Driver,
   type Kit,
+  waitSerial,
 } from '../test/e2e/helpers/oned-kit.js';
 
 import { median, round } from './helpers/process.js';
@@ -38,11 +40,16 @@ async function life(kit: Kit, template: number): Promise<number> {
     const view = await settle(rpc, vmid, act, host === undefined ? {} : { done: (v) => v.host === host });
     if (view.state !== want) throw new Error(`${name}: ${view.state}, not ${want} (${view.error})`);
   };
+  // The guest must have booted before the power button is pressed or the VM migrates: a press that
+  // comes before the guest handles its power button is lost (then only SHUTDOWN_RESEND ends it).
+  const booted = (offset: number): Promise<string> => waitSerial(h1, offset, /^TB-HB \d+ /m, 120_000);
+  let offset = serialLog(h1).length;
   await step('deploy', () => rpc.call('one.vm.deploy', vmid, h1.id, false, 0), 'RUNNING');
-  await new Promise((resolve) => setTimeout(resolve, 5000)); // the guest boots
+  await booted(offset);
   await step('poweroff', () => rpc.call('one.vm.action', 'poweroff', vmid), 'POWEROFF');
+  offset = serialLog(h1).length;
   await step('resume', () => rpc.call('one.vm.action', 'resume', vmid), 'RUNNING');
-  await new Promise((resolve) => setTimeout(resolve, 5000));
+  await booted(offset);
   await step(
     'migrate',
     () => rpc.call('one.vm.migrate', vmid, h2.id, true, false, 0, 0),

@@ -59,7 +59,6 @@ export class HostConnection {
   private readonly idleShells: VirshShell[] = [];
   private readonly shellWaiters: ((shell: VirshShell | undefined) => void)[] = [];
   private shellsOffUntil = 0;
-  private shellsStarted = 0;
 
   constructor(options: HostConnectionOptions, io: ConnectionIo = defaultIo) {
     this.options = options;
@@ -82,11 +81,6 @@ export class HostConnection {
     return { running: this.channels.active, waiting: this.channels.pending };
   }
 
-  // Virsh shells open now, and how many were started so far.
-  get shellCount(): { open: number; started: number } {
-    return { open: this.shells.size, started: this.shellsStarted };
-  }
-
   // Runs a short virsh command in one of the host's shells (at most options.virshShells); resolves with
   // its result whatever virsh said, or with undefined when no shell can be had (then the caller runs the
   // command as its own process). A shell that dies under the command rejects with a TransportError.
@@ -96,7 +90,7 @@ export class HostConnection {
       new CommandError({
         host: this.options.host,
         step: options.step,
-        command: command.line,
+        command: shellCommandText(command),
         reason: 'cancelled',
         exitCode: null,
         signal: null,
@@ -216,7 +210,6 @@ export class HostConnection {
       if (idle) timer = setTimeout(() => shell.close(), SHELL_IDLE_MS).unref();
     };
     this.shells.add(shell);
-    this.shellsStarted++;
     try {
       await shell.start(timeoutMs);
       return shell;

@@ -51,16 +51,19 @@ one() { ONE_XMLRPC=http://127.0.0.1:$ONE_PORT/RPC2 ONE_AUTH=$ONE_LOCATION/one_au
 
 tbexec() { bash "$HERE/testbed.sh" exec "$@"; }
 
-# oned.sh up, once more if it fails at once: its check `ip -o addr show | grep -q` dies of
-# SIGPIPE under pipefail now and then (seen here), before it touched anything.
+# oned.sh up, again if it fails at once: its check `ip -o addr show | grep -q` dies of SIGPIPE
+# under pipefail now and then (seen here, three times in a row once), before it touched anything.
 oned_up() {
   local driver=$1 out
-  for attempt in 1 2 3; do
+  for attempt in 1 2 3 4 5 6; do
     if out=$(VMM_DRIVER=$driver "$KIT/oned.sh" up 2>&1); then
       printf '%s\n' "$out" | sed 's/^/  /'
       return 0
     fi
-    if [[ $out == *"is not a local address"* && $attempt -lt 3 ]]; then continue; fi
+    if [[ $out == *"is not a local address"* && $attempt -lt 6 ]]; then
+      sleep 0.5
+      continue
+    fi
     printf '%s\n' "$out" >&2
     return 1
   done

@@ -21,6 +21,12 @@ export interface ShutdownResult {
 
 // How often the state is read while waiting; short, so a quick guest is reported quickly.
 const POLL_MS = 200;
+// A domain created with `virsh create` (as every deploy does) shows `shut off` while libvirt still tears
+// it down, then vanishes. Its tap devices may still be on the bridge in that window, and the network
+// driver's `clean` that follows the reply would then keep a bridge it should delete (seen under a real
+// oned once the state reads took milliseconds): wait for the domain to vanish, this long at most (a
+// defined domain stays `shut off`).
+const SHUT_OFF_SETTLE_MS = 1000;
 
 async function pressPowerButton(ctx: ActionContext, input: ShutdownInput): Promise<boolean> {
   try {
@@ -54,10 +60,14 @@ export async function shutdown(ctx: ActionContext, input: ShutdownInput): Promis
   if (!(await pressPowerButton(ctx, input))) return { outcome: 'already-gone', seconds: elapsed() };
   const { shutdownTimeout, shutdownResend } = ctx.config;
   let lastPress = ctx.now();
+  let shutOffSince: number | undefined;
   for (;;) {
     await ctx.sleep(POLL_MS, ctx.signal);
-    if (isStopped(await readDomainState(ctx, input.host, input.domain)))
+    const state = await readDomainState(ctx, input.host, input.domain);
+    if (state === 'shut off') shutOffSince ??= ctx.now();
+    if (state === 'absent' || (shutOffSince !== undefined && ctx.now() - shutOffSince >= SHUT_OFF_SETTLE_MS))
       return { outcome: 'powered-off', seconds: elapsed() };
+    if (state === 'shut off') continue;
     if (elapsed() >= shutdownTimeout) break;
     if ((ctx.now() - lastPress) / 1000 >= shutdownResend) {
       ctx.log(

@@ -65,7 +65,7 @@ export function execOnClient(client: Client, req: ExecRequest): Promise<CommandR
         signalChannel(channel); // enough for non-root logins; the PID may still arrive
         return;
       }
-      killRemoteSession(client, pidReport.pid);
+      void killRemoteSession(client, pidReport.pid);
       signalChannel(channel);
       channel.close();
     };

@@ -1,6 +1,7 @@
 // One ssh2 connection to one host, opened on first use, shared by every command, reopened after it drops,
 // with at most maxChannels channels at once: commands with a process of their own, and virsh shells.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { execOnClient } from './channel-exec.js';
@@ -39,6 +40,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 // A shell nobody used for this long is closed (its virsh exits, its channel is freed).
 const SHELL_IDLE_MS = 30_000;
+// How long close() waits for kills still on their way to the host.
+const KILL_GRACE_MS = 2000;
 // After a shell could not start (no virsh, libvirtd down), commands run as processes for this long.
 const SHELL_BACKOFF_MS = 10_000;
 
@@ -59,6 +62,8 @@ export class HostConnection {
   private readonly idleShells: VirshShell[] = [];
   private readonly shellWaiters: ((shell: VirshShell | undefined) => void)[] = [];
   private shellsOffUntil = 0;
+  // Kills of shells' processes on their way to the host.
+  private readonly kills = new Set<Promise<void>>();
 
   constructor(options: HostConnectionOptions, io: ConnectionIo = defaultIo) {
     this.options = options;
@@ -205,6 +210,10 @@ export class HostConnection {
       // Someone waiting for a shell may now start one (or run as a process).
       this.shellWaiters.shift()?.(undefined);
     };
+    shell.onKill = (kill) => {
+      this.kills.add(kill);
+      void kill.finally(() => this.kills.delete(kill));
+    };
     shell.onIdle = (idle) => {
       clearTimeout(timer);
       if (idle) timer = setTimeout(() => shell.close(), SHELL_IDLE_MS).unref();
@@ -278,6 +287,9 @@ export class HostConnection {
     this.session = undefined;
     for (const shell of [...this.shells]) shell.close();
     if (!session) return;
+    // A killed shell's virsh may be stuck (libvirtd frozen): its kill must reach the host first.
+    if (this.kills.size > 0)
+      await Promise.race([Promise.all(this.kills), sleepMs(KILL_GRACE_MS, undefined, { ref: false })]);
     const closed = new Promise<void>((resolve) => {
       session.client.once('close', () => resolve());
       setTimeout(resolve, 1000).unref();

@@ -55,19 +55,24 @@ export class PidReportFilter {
 }
 
 // Kills every process of the remote session led by `pid`, on a channel of its own; errors are ignored
-// (the command may have ended meanwhile, or the connection be gone).
-export function killRemoteSession(client: Client, pid: number): void {
+// (the command may have ended meanwhile, or the connection be gone). Resolves once the kill ran (its
+// channel closed), so that a connection is not closed before its kills reached the host.
+export function killRemoteSession(client: Client, pid: number): Promise<void> {
   const n = String(pid);
   const command = `pkill -KILL -s ${n} 2>/dev/null || kill -KILL -- -${n} 2>/dev/null; true`;
-  try {
-    client.exec(command, (error, channel) => {
-      if (error) return;
-      channel.on('data', () => undefined);
-      channel.stderr.on('data', () => undefined);
-      channel.on('close', () => undefined);
-      channel.end();
-    });
-  } catch {
-    // Not connected any more: the session dies with the connection or by its own `timeout`.
-  }
+  return new Promise<void>((resolve) => {
+    try {
+      client.exec(command, (error, channel) => {
+        if (error) return resolve();
+        channel.on('data', () => undefined);
+        channel.stderr.on('data', () => undefined);
+        channel.on('close', () => resolve());
+        channel.on('error', () => resolve());
+        channel.end();
+      });
+    } catch {
+      // Not connected any more: the session dies with the connection or by its own `timeout`.
+      resolve();
+    }
+  });
 }

@@ -226,6 +226,9 @@ export class VirshShell {
   private readonly endsAt = Date.now() + SHELL_LIFETIME_SECONDS * 1000;
   // Called once when the shell is gone (closed, killed, or its channel ended).
   onGone: () => void = () => undefined;
+  // Called with the kill of the shell's processes on the host, which the connection waits for before it
+  // closes.
+  onKill: (kill: Promise<void>) => void = () => undefined;
   // Called when the shell waits for work (true) and when it is taken again (false).
   onIdle: (idle: boolean) => void = () => undefined;
 
@@ -390,7 +393,7 @@ export class VirshShell {
 
   // Kills virsh (and whatever it runs) on the host, then closes the channel.
   kill(): void {
-    if (this.pids.pid !== undefined) killRemoteSession(this.client, this.pids.pid);
+    if (this.pids.pid !== undefined) this.onKill(killRemoteSession(this.client, this.pids.pid));
     try {
       this.channel?.close();
     } catch {

@@ -62,6 +62,23 @@ describe('shutdown', () => {
       .reply('shutdown', recorded('shutdown-running'));
 
     expect((await shutdown(ctx, input)).outcome).toBe('powered-off');
+    // "shut off" is read until it has lasted a second (5 polls of 200 ms): a transient domain vanishes
+    // in that time once libvirt has torn it down (and its tap devices) completely.
+    expect(runner.commands()).toEqual([DOMSTATE, SHUTDOWN, DOMSTATE, ...Array<string>(6).fill(DOMSTATE)]);
+  });
+
+  it('reports a transient domain once it vanished after "shut off"', async () => {
+    const { ctx, runner } = createTestContext();
+    runner
+      .reply(
+        'domstate',
+        recorded('domstate-running'),
+        recorded('domstate-shut-off'),
+        recorded('domstate-missing'),
+      )
+      .reply('shutdown', recorded('shutdown-running'));
+
+    expect((await shutdown(ctx, input)).outcome).toBe('powered-off');
     expect(runner.commands()).toEqual([DOMSTATE, SHUTDOWN, DOMSTATE, DOMSTATE]);
   });
 

@@ -1,5 +1,6 @@
 // prereconfigure / reconfigure: the context CD-ROM is ejected before oned writes a new context
 // image, and the new image inserted afterwards (`virsh change-media`).
+import { CommandError } from '../host/errors.js';
 import { OnevmmError } from '../util/errors.js';
 import { showName, showValue } from '../util/show-value.js';
 import { virsh, type ActionContext } from './context.js';
@@ -58,16 +59,42 @@ export async function insertMedia(
   });
   const type = kind.stdout.trim();
   if (type === 'missing') throw new OnevmmError('ACTION', `${what}: there is no such file on ${input.host}`);
-  await ctx.runner.run(
-    input.host,
-    virsh(ctx, 'insert CD-ROM', [
-      'change-media',
-      '--insert',
-      ...(type === 'block' ? ['--block'] : []),
-      '--',
-      input.domain,
-      input.target,
-      input.image,
-    ]),
+  const insert = virsh(ctx, 'insert CD-ROM', [
+    'change-media',
+    '--insert',
+    ...(type === 'block' ? ['--block'] : []),
+    '--',
+    input.domain,
+    input.target,
+    input.image,
+  ]);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ctx.runner.run(input.host, insert);
+      return;
+    } catch (error) {
+      if (attempt >= INSERT_ATTEMPTS || !trayClosedUnder(error)) throw error;
+      ctx.log(
+        'I',
+        `${input.target} of ${showName(input.domain)} on ${input.host}: the guest closed the empty tray while libvirt inserted the image; inserting again`,
+      );
+      await ctx.sleep(INSERT_RETRY_MS, ctx.signal);
+    }
+  }
+}
+
+// A Linux guest closes an open tray whenever something opens the drive (the kernel's CD-ROM
+// autoclose), so between libvirt's tray-open and its blockdev-insert-medium the tray can be shut
+// again: QEMU refuses the insert and the drive is left empty, as after the eject. Inserting again
+// is the same request on the same empty drive (seen under the real oned in CI, where the test
+// guest reads its CD every 2 s; OpenNebula's reconfigure has the same race and fails).
+const INSERT_ATTEMPTS = 3;
+const INSERT_RETRY_MS = 500;
+
+function trayClosedUnder(error: unknown): boolean {
+  return (
+    error instanceof CommandError &&
+    error.reason === 'exit' &&
+    /Tray of the device is not open/.test(error.stderr)
   );
 }

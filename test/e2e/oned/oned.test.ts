@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hostContents, KIT_TB, kitMissing, kitUp, ONE_LOCATION, type Kit } from '../helpers/oned-kit.js';
 import {
   ensureTemplate,
@@ -39,6 +39,23 @@ async function terminateAll(kit: Kit): Promise<void> {
   throw new Error(
     `VMs left in the kit's oned: ${String(await kit.rpc.call('one.vmpool.info', -2, -1, -1, -1)).slice(0, 500)}`,
   );
+}
+
+// Each test starts with no VM in oned and nothing on the hosts, whatever the test before it left
+// (one failure used to fail every test after it, each on the VM the first had left running).
+async function startEmpty(kit: Kit): Promise<void> {
+  await terminateAll(kit);
+  await expect
+    .poll(
+      () =>
+        kit.hosts.map((host) => {
+          const { domains, files } = hostContents(host, kit.ids.sshDatastore);
+          return { domains, files };
+        }),
+      { timeout: 30_000, message: 'the kit hosts still hold what an earlier test left' },
+    )
+    .toEqual(kit.hosts.map(() => ({ domains: [], files: [] })));
+  removeBridges(kit);
 }
 
 // The life with the shared TM: every action oned sends for a running VM, with what the guest sees.
@@ -279,6 +296,8 @@ describe.skipIf(missing !== undefined)('a real oned drives onevmm', () => {
     await terminateAll(kit);
     template = await ensureTemplate(kit);
   }, 600_000);
+
+  beforeEach(() => startEmpty(kit), 120_000);
 
   it('through a whole VM life with the shared TM', async () => {
     lives['shared'] = await sharedLife(kit, template);

@@ -303,11 +303,12 @@ describe('malformed lines, property', () => {
       { numRuns: 400 },
     );
 
-    // The generators reach both sides: refusals, and requests that ran on the (fake) host.
+    // The generators reach both sides: refusals, and requests that ran on the (fake) host. Seen over
+    // runs: 16-39 SUCCESS, 446-531 FAILURE, 29-74 host commands (a bound of 20 failed one run in four).
     const results = harness.lines.filter((line) => !isLog(line));
-    expect(results.filter((line) => / SUCCESS /.test(line)).length).toBeGreaterThan(20);
+    expect(results.filter((line) => / SUCCESS /.test(line)).length).toBeGreaterThan(5);
     expect(results.filter((line) => / FAILURE /.test(line)).length).toBeGreaterThan(200);
-    expect(harness.runner.calls.length).toBeGreaterThan(20);
+    expect(harness.runner.calls.length).toBeGreaterThan(10);
     await expectDeployStillWorks(harness);
   });
 });

@@ -18,7 +18,7 @@ import {
   shellCommandText,
 } from './virsh-shell.js';
 import type { ShellCommand } from './virsh-shell.js';
-import type { ConnectOptions, ConnectionIo } from './ssh-connect.js';
+import type { ConnectOptions, ConnectionIo, OpeningClient } from './ssh-connect.js';
 
 export type { ConnectionIo } from './ssh-connect.js';
 
@@ -45,16 +45,11 @@ const KILL_GRACE_MS = 2000;
 // After a shell could not start (no virsh, libvirtd down), commands run as processes for this long.
 const SHELL_BACKOFF_MS = 10_000;
 
-interface Session {
-  readonly client: Client;
-  readonly ready: Promise<Client>;
-}
-
 export class HostConnection {
   readonly options: HostConnectionOptions;
   private readonly io: ConnectionIo;
   private readonly channels: Semaphore;
-  private session: Session | undefined;
+  private session: OpeningClient | undefined;
   private lastFailure: { readonly at: number; readonly error: TransportError } | undefined;
   private opened = 0;
   // Every live shell, the idle ones (most recently used last) and the commands waiting for one.
@@ -145,7 +140,7 @@ export class HostConnection {
     } catch (error) {
       // The shell died under the command while the connection lives (killed on the host, or dead before
       // the command reached it): a command that may run twice runs again as a process of its own.
-      if (error instanceof ShellLost && mayRerun(command) && this.session?.client === client)
+      if (error instanceof ShellLost && mayRerun(command) && this.session?.client() === client)
         return undefined;
       throw error;
     } finally {
@@ -290,13 +285,15 @@ export class HostConnection {
     // A killed shell's virsh may be stuck (libvirtd frozen): its kill must reach the host first.
     if (this.kills.size > 0)
       await Promise.race([Promise.all(this.kills), sleepMs(KILL_GRACE_MS, undefined, { ref: false })]);
+    const client = session.client();
+    if (client === undefined) return session.destroy();
     const closed = new Promise<void>((resolve) => {
-      session.client.once('close', () => resolve());
+      client.once('close', () => resolve());
       setTimeout(resolve, 1000).unref();
     });
-    session.client.end();
+    client.end();
     await closed;
-    session.client.destroy();
+    client.destroy();
   }
 
   // The ready client, connecting if there is none. A command requested before the host's last
@@ -322,7 +319,10 @@ export class HostConnection {
         if (error instanceof TransportError) this.lastFailure = { at: Date.now(), error };
       },
     );
-    session.client.on('error', forget).on('end', forget).on('close', forget);
+    session.ready.then(
+      (client) => client.on('error', forget).on('end', forget).on('close', forget),
+      () => undefined,
+    );
     return session.ready;
   }
 }

@@ -1,7 +1,7 @@
 // The authentication methods to offer a host, in order, with the private keys read and checked up front so
 // that a missing or encrypted key is named in the error instead of being skipped silently.
-import ssh2 from 'ssh2';
 import type { AnyAuthMethod, ParsedKey } from 'ssh2';
+import { loadSsh2 } from './ssh2-load.js';
 import type { HostOptions, IdentityFile } from './ssh-options.js';
 
 export interface AuthPlan {
@@ -47,10 +47,10 @@ function readIdentity(identity: IdentityFile, readFile: (file: string) => Buffer
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return `${where}: cannot read it (${code})`;
   }
-  const parsed = ssh2.utils.parseKey(text);
+  const parsed = loadSsh2().parseKey(text);
   if (parsed instanceof Error) return `${where}: ${parsed.message}`;
-  // ssh2 returns an array for some OpenSSH files despite its types.
-  const key: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  // ssh2 returns an array for some OpenSSH files (its own types do not say so).
+  const key: ParsedKey | undefined = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key?.isPrivateKey()) return `${where}: not a private key`;
   return text;
 }

@@ -1,8 +1,8 @@
 // Opens one ssh2 client: host key checked under the policy, keys offered in order, and every failure turned
 // into a TransportError that names the host and what went wrong.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { TransportError, describeHost } from './errors.js';
 import type { TransportFailure } from './errors.js';
@@ -12,6 +12,7 @@ import type { KnownHostEntry } from './known-hosts.js';
 import { planAuthentication } from './ssh-auth.js';
 import type { AuthPlan } from './ssh-auth.js';
 import type { HostOptions } from './ssh-options.js';
+import { loadSsh2 } from './ssh2-load.js';
 
 export interface ConnectOptions extends HostOptions {
   readonly keepaliveIntervalMs?: number;
@@ -51,21 +52,80 @@ const NO_IDENTITY =
 
 type Fail = (failure: TransportFailure, message: string, cause?: unknown) => TransportError;
 
-// Starts connecting; `ready` resolves once authenticated, or rejects with a TransportError. `step` is the
-// command that asked for the connection (named in errors).
-export function openClient(
-  o: ConnectOptions,
-  io: ConnectionIo,
-  step: string,
-): { client: Client; ready: Promise<Client> } {
-  const client = new ssh2.Client();
+export interface OpeningClient {
+  // Resolves once authenticated, or rejects with a TransportError.
+  readonly ready: Promise<Client>;
+  // The ssh2 client, once it has the socket.
+  client(): Client | undefined;
+  // Ends the connection however far it got.
+  destroy(): void;
+}
+
+// Starts connecting; `step` is the command that asked for the connection (named in errors). The TCP
+// connection is started before ssh2 is loaded (the first time): sshd forks and re-executes itself for
+// each connection, ~15 ms before its banner here, while this process compiles ssh2.
+export function openClient(o: ConnectOptions, io: ConnectionIo, step: string): OpeningClient {
   const where = describeHost(o.host, o.port === 22 ? o.hostName : `${o.hostName}:${o.port}`);
   const fail: Fail = (failure, message, cause) =>
     new TransportError({ host: o.host, target: o.hostName, failure, step, cause }, `${step}: ${message}`);
-  const ready = new Promise<Client>((resolve, reject) => {
+  const entries = readKnownHosts(o, io, fail);
+  if (entries instanceof TransportError) return failed(entries);
+  const socket = new Socket();
+  // Errors before ssh2 has the socket (ssh2 reports the later ones).
+  let early: Error | undefined;
+  socket.once('error', (error) => (early ??= error));
+  socket.connect({ host: o.hostName, port: o.port });
+  let client: Client | undefined;
+  const ready = (async (): Promise<Client> => {
+    // net.Socket sends its SYN on the next tick: let it go before ssh2's compile holds this thread.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    const ssh2 = loadSsh2();
+    const auth = planAuthentication(o, (file) => io.readFile(file));
+    if (auth.methods.length === 0) {
+      const why = auth.problems.length > 0 ? auth.problems.join('; ') : NO_IDENTITY;
+      throw fail('auth', `no usable identity to log in to ${where} as ${o.user}: ${why}`);
+    }
+    // Refused, unreachable, or closed by close() while ssh2 loaded.
+    if (socket.destroyed) {
+      const cause = early ?? socket.errored ?? undefined;
+      throw fail(
+        'connect',
+        `cannot connect to ${where}: ${cause?.message ?? 'the connection was closed'}`,
+        cause,
+      );
+    }
+    const opened = new ssh2.Client();
+    client = opened;
+    return await handshake(opened, socket, o, io, entries, auth, where, fail);
+  })();
+  ready.catch(() => {
+    if (client === undefined) socket.destroy();
+  });
+  return {
+    ready,
+    client: () => client,
+    destroy: () => (client ? client.destroy() : socket.destroy()),
+  };
+}
+
+function failed(error: TransportError): OpeningClient {
+  return { ready: Promise.reject(error), client: () => undefined, destroy: () => undefined };
+}
+
+// ssh2's handshake on the connecting socket: resolves once authenticated.
+function handshake(
+  client: Client,
+  socket: Socket,
+  o: ConnectOptions,
+  io: ConnectionIo,
+  entries: KnownHostEntry[],
+  auth: AuthPlan,
+  where: string,
+  fail: Fail,
+): Promise<Client> {
+  return new Promise<Client>((resolve, reject) => {
     let refusal: string | undefined;
     let isReady = false;
-    const auth = planAuthentication(o, (file) => io.readFile(file));
     client.once('ready', () => {
       isReady = true;
       resolve(client);
@@ -76,16 +136,8 @@ export function openClient(
     client.on('close', () => {
       if (!isReady) reject(fail('connect', `connection to ${where} closed during the handshake`));
     });
-
-    const entries = readKnownHosts(o, io, fail);
-    if (entries instanceof TransportError) return reject(entries);
-    if (auth.methods.length === 0) {
-      const why = auth.problems.length > 0 ? auth.problems.join('; ') : NO_IDENTITY;
-      return reject(fail('auth', `no usable identity to log in to ${where} as ${o.user}: ${why}`));
-    }
     const config: ConnectConfig = {
-      host: o.hostName,
-      port: o.port,
+      sock: socket,
       username: o.user,
       authHandler: [...auth.methods],
       readyTimeout: o.connectTimeoutMs,
@@ -118,7 +170,6 @@ export function openClient(
       reject(fail('connect', `cannot connect to ${where}: ${(error as Error).message}`, error));
     }
   });
-  return { client, ready };
 }
 
 function describeFailure(

@@ -305,6 +305,19 @@ describe.skipIf(skip)('HostConnection on a real sshd', () => {
     expect(c.connectionCount).toBe(2);
   });
 
+  it('close() while the connection is being opened: the command fails as a transport error', async () => {
+    const c = connection();
+    const running = rejection(run(c, 'true'));
+    // close() as soon as the connection is being opened (before ssh2 has its socket)
+    while (!c.connected) await Promise.resolve();
+    await c.close();
+    const error = await running;
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error.message).toMatch(/^test step: .*tb-h1 \(127\.0\.0\.1:\d+\)/);
+    expect(c.connected).toBe(false);
+    expect((await run(c, 'echo again')).stdout).toBe('again\n');
+  });
+
   it('reports a refused connection as a TransportError naming the host', async () => {
     const port = await freePort();
     const error = await rejection(run(connection({ port }), 'true'));

@@ -312,16 +312,15 @@ export class HostConnection {
       if (this.session === session) this.session = undefined;
     };
     session.ready.then(
-      () => (this.lastFailure = undefined),
+      (client) => {
+        this.lastFailure = undefined;
+        client.on('error', forget).on('end', forget).on('close', forget);
+      },
       (error: unknown) => {
         forget();
         // Any failure to get a ready connection (unreachable, timed out, refused, host key, auth).
         if (error instanceof TransportError) this.lastFailure = { at: Date.now(), error };
       },
-    );
-    session.ready.then(
-      (client) => client.on('error', forget).on('end', forget).on('close', forget),
-      () => undefined,
     );
     return session.ready;
   }

@@ -19,17 +19,18 @@ export interface Ssh2 {
   readonly parseKey: (data: Buffer | string, passphrase?: Buffer | string) => ParsedKey | ParsedKey[] | Error;
 }
 
-export const SSH2_BUNDLE = 'ssh2.cjs';
-export const SSH2_CODE_CACHE = 'ssh2.cjs.v8-cache';
+const SSH2_BUNDLE = 'ssh2.cjs';
+const SSH2_CODE_CACHE = 'ssh2.cjs.v8-cache';
+// dist/ when running from the bundle.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 let loaded: Ssh2 | undefined;
 
 export function loadSsh2(): Ssh2 {
   if (loaded) return loaded;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const bundle = path.join(here, SSH2_BUNDLE);
+  const bundle = path.join(HERE, SSH2_BUNDLE);
   if (existsSync(bundle)) {
-    loaded = runBundle(bundle, path.join(here, SSH2_CODE_CACHE)).exports as Ssh2;
+    loaded = runBundle(bundle, path.join(HERE, SSH2_CODE_CACHE)).exports as Ssh2;
   } else {
     const ssh2 = createRequire(import.meta.url)('ssh2') as typeof Ssh2Module;
     loaded = { Client: ssh2.Client, parseKey: ssh2.utils.parseKey };
@@ -41,19 +42,18 @@ export function loadSsh2(): Ssh2 {
 // dist/ itself: V8 keeps the file name it was made with for stack traces): ssh2 is loaded once and
 // V8's cache taken afterwards, so that it holds what loading compiled.
 export function writeSsh2CodeCache(): void {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const { script } = runBundle(path.join(here, SSH2_BUNDLE), path.join(here, 'none'));
+  const { script } = runBundle(path.join(HERE, SSH2_BUNDLE));
   // Written aside and renamed: an executable starting now reads the old cache or the new one.
-  const cache = path.join(here, SSH2_CODE_CACHE);
+  const cache = path.join(HERE, SSH2_CODE_CACHE);
   writeFileSync(`${cache}.tmp`, script.createCachedData());
   renameSync(`${cache}.tmp`, cache);
 }
 
 // Runs a CommonJS file as require() would, with the code cache at `cacheFile` when there is one.
-function runBundle(file: string, cacheFile: string): { exports: unknown; script: Script } {
+function runBundle(file: string, cacheFile?: string): { exports: unknown; script: Script } {
   let cachedData: Buffer | undefined;
   try {
-    cachedData = readFileSync(cacheFile);
+    cachedData = cacheFile === undefined ? undefined : readFileSync(cacheFile);
   } catch {
     cachedData = undefined;
   }
